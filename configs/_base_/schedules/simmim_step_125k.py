@@ -1,0 +1,32 @@
+# Table 1: AdamW lr 4e-4 at a total batch of 2048, step decay x0.1, 6250 warm-up iterations,
+# gradient clipping 5.0, 125k iterations (250k / 500k configs override the lengths).
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    clip_grad=dict(max_norm=5.0),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        flat_decay_mult=0.0,
+        custom_keys={
+            'mask_token': dict(decay_mult=0.0),
+            'cpb_mlp': dict(decay_mult=0.0),
+            'logit_scale': dict(decay_mult=0.0),
+        }))
+
+max_iters = 125_000
+warmup_iters = 6250
+decay_iters = [109_375]
+param_scheduler = [
+    # The reference warms up from 5e-7 per 512 images, i.e. 2e-6 at 2048 = 4e-4 * 0.005.
+    dict(type='LinearLR', start_factor=0.005, by_epoch=False, begin=0, end=warmup_iters),
+    # begin=0: milestones count from the start of training, not from the end of warm-up.
+    dict(type='MultiStepLR', milestones=decay_iters, gamma=0.1, by_epoch=False,
+         begin=0, end=max_iters),
+]
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=5000)
+val_cfg = dict(type='ValLoop')
+
+# Rates above are for 2048 images per iteration; --auto-scale-lr rescales them to others.
+auto_scale_lr = dict(base_batch_size=2048, enable=False)

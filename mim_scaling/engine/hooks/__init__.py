@@ -1,0 +1,4 @@
+from .loss_curve_hook import LossCurveHook
+from .reconstruction_hook import ReconstructionVisualizationHook
+
+__all__ = ['LossCurveHook', 'ReconstructionVisualizationHook']

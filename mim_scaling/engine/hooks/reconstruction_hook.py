@@ -1,0 +1,54 @@
+"""Saves a figure of SimMIM reconstructions of validation images after each validation."""
+import shutil
+
+import torch
+from mmengine.dist import master_only
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mim_scaling.registry import HOOKS
+from mim_scaling.visualization import save_reconstruction_figure
+
+
+@HOOKS.register_module()
+class ReconstructionVisualizationHook(Hook):
+    """Writes ``<work_dir>/reconstructions/iter_<n>.png`` (original, masked input,
+    reconstruction of the first ``num_images`` validation images) and a copy of the latest
+    as ``<work_dir>/reconstruction.png``.
+
+    The validation images and masks are the same every time (the validation mask generator
+    is seeded per sample), so the figures show how one reconstruction evolves.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, num_images: int = 4):
+        self.num_images = num_images
+        self._batch = None
+
+    @master_only
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if batch_idx != 0 or outputs is None:
+            return
+        n = min(self.num_images, len(outputs))
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        pre = model.data_preprocessor
+        images = data_batch['inputs'][:n].float()
+        if getattr(pre, '_channel_conversion', False):
+            images = images[:, [2, 1, 0]]
+        mean = pre.mean.detach().cpu().view(1, -1, 1, 1)
+        std = pre.std.detach().cpu().view(1, -1, 1, 1)
+        recon = torch.stack([s.reconstruction.detach().float().cpu() for s in outputs[:n]])
+        masks = torch.stack([s.mask.detach().cpu() for s in outputs[:n]])
+        self._batch = (images.cpu() / 255., masks, (recon * std + mean) / 255.)
+
+    @master_only
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if self._batch is None:
+            return
+        out = save_reconstruction_figure(
+            *self._batch, f'{runner.work_dir}/reconstructions/iter_{runner.iter}.png')
+        latest = f'{runner.work_dir}/reconstruction.png'
+        shutil.copyfile(out, latest)
+        self._batch = None
+        runner.logger.info(f'Reconstructions written to {latest}')

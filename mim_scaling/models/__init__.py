@@ -1,0 +1,3 @@
+from .algorithms import *  # noqa: F401,F403
+from .backbones import *  # noqa: F401,F403
+from .targets import *  # noqa: F401,F403

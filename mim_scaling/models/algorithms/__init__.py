@@ -1,0 +1,3 @@
+from .simmim import SimMIM
+
+__all__ = ['SimMIM']

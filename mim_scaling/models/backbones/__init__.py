@@ -1,0 +1,3 @@
+from .swinv2 import ARCH_SETTINGS, NO_WEIGHT_DECAY_KEYS, SwinV2
+
+__all__ = ['ARCH_SETTINGS', 'NO_WEIGHT_DECAY_KEYS', 'SwinV2']

@@ -1,0 +1,450 @@
+"""SwinV2 backbone for SimMIM pre-training and dense transfer.
+
+The math and the parameter names follow the authors' reference implementation, so that
+their released SimMIM checkpoints load after stripping the ``encoder.`` prefix: scaled cosine
+attention with a per-head logit scale, q/v biases, a continuous relative position bias (an MLP
+over log-spaced offsets), residual post-norm, and patch merging at the *end* of each stage.
+
+What this file adds to the reference: attention through
+``torch.nn.functional.scaled_dot_product_attention``, inputs of any size (padded to the
+window grid, as detection needs), NCHW outputs of any stage with one norm each, a SimMIM
+mask token, activation checkpointing, frozen stages and layer ids for layer-wise lr decay.
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from mmengine.runner.checkpoint import CheckpointLoader
+from timm.layers import DropPath, Mlp
+
+from mim_scaling.registry import MODELS
+from .swinv2_state_dict import to_backbone_state_dict
+
+ARCH_SETTINGS = {
+    # SwinV2-T is not part of the study; it is the well-known small member of the family.
+    'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+    'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+    'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+    'large': dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
+    'huge': dict(embed_dims=352, depths=(2, 2, 18, 2), num_heads=(11, 22, 44, 88)),
+    'giant': dict(embed_dims=448, depths=(2, 2, 18, 2), num_heads=(14, 28, 56, 112)),
+}
+
+# Parameters that get no weight decay besides norms and biases (facts file).
+NO_WEIGHT_DECAY_KEYS = ('mask_token', 'cpb_mlp', 'logit_scale', 'relative_position_bias_table')
+
+_Pair = Tuple[int, int]
+
+
+def _pair(x: Union[int, Sequence[int]]) -> _Pair:
+    return (x, x) if isinstance(x, int) else tuple(x)
+
+
+def window_partition(x: torch.Tensor, window: _Pair) -> torch.Tensor:
+    """(B, H, W, C) -> (B, num_windows, wh * ww, C); H and W are multiples of the window."""
+    B, H, W, C = x.shape
+    x = x.view(B, H // window[0], window[0], W // window[1], window[1], C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, -1, window[0] * window[1], C)
+
+
+def window_reverse(windows: torch.Tensor, window: _Pair, H: int, W: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`."""
+    B, C = windows.shape[0], windows.shape[-1]
+    x = windows.view(B, H // window[0], W // window[1], window[0], window[1], C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, C)
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patch projection with a LayerNorm; returns (B, H, W, C)."""
+
+    def __init__(self, patch_size: int, in_channels: int, embed_dims: int):
+        super().__init__()
+        self.patch_size = patch_size
+        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
+        self.norm = nn.LayerNorm(embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        p = self.patch_size
+        x = F.pad(x, (0, -W % p, 0, -H % p))
+        return self.norm(self.proj(x).permute(0, 2, 3, 1))
+
+
+class WindowAttention(nn.Module):
+    """Scaled cosine attention in a window with a continuous relative position bias."""
+
+    def __init__(self, dim: int, num_heads: int, window_size: _Pair,
+                 pretrained_window_size: _Pair = (0, 0)):
+        super().__init__()
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.pretrained_window_size = pretrained_window_size
+        self.logit_scale = nn.Parameter(torch.full((num_heads, 1, 1), math.log(10.)))
+        self.cpb_mlp = nn.Sequential(
+            nn.Linear(2, 512), nn.ReLU(inplace=True), nn.Linear(512, num_heads, bias=False))
+        self.qkv = nn.Linear(dim, dim * 3, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(dim))
+        self.v_bias = nn.Parameter(torch.zeros(dim))
+        self.proj = nn.Linear(dim, dim)
+        # Rebuilt from the window size, so never stored: a checkpoint of another window loads.
+        table, index = self._relative_positions()
+        self.register_buffer('relative_coords_table', table, persistent=False)
+        self.register_buffer('relative_position_index', index, persistent=False)
+
+    def _relative_positions(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        wh, ww = self.window_size
+        offsets = torch.stack(torch.meshgrid(
+            torch.arange(-(wh - 1), wh, dtype=torch.float32),
+            torch.arange(-(ww - 1), ww, dtype=torch.float32), indexing='ij'), dim=-1)
+        # Offsets are normalised by the pre-training window, so that the MLP sees the
+        # same coordinates for the same relative distance after a window change.
+        norm = self.pretrained_window_size if self.pretrained_window_size[0] > 0 \
+            else self.window_size
+        offsets = offsets / offsets.new_tensor([max(norm[0] - 1, 1), max(norm[1] - 1, 1)]) * 8
+        table = torch.sign(offsets) * torch.log2(offsets.abs() + 1.0) / math.log2(8)
+
+        coords = torch.stack(torch.meshgrid(
+            torch.arange(wh), torch.arange(ww), indexing='ij')).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        index = (rel[..., 0] + wh - 1) * (2 * ww - 1) + (rel[..., 1] + ww - 1)
+        return table.view(-1, 2), index
+
+    def position_bias(self) -> torch.Tensor:
+        """(heads, N, N) bias of the window, 16 * sigmoid of the MLP output."""
+        n = self.window_size[0] * self.window_size[1]
+        table = self.cpb_mlp(self.relative_coords_table)
+        bias = table[self.relative_position_index.view(-1)].view(n, n, -1)
+        return 16 * torch.sigmoid(bias.permute(2, 0, 1))
+
+    def forward(self, x: torch.Tensor, shift_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x: (B, num_windows, N, C); shift_mask: (num_windows, N, N) additive, or None."""
+        B, nW, N, C = x.shape
+        bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
+        qkv = F.linear(x, self.qkv.weight, bias).view(B, nW, N, 3, self.num_heads, -1)
+        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each (B, nW, heads, N, d)
+
+        # Cosine attention: the temperature goes into q so that SDPA runs with scale 1.
+        scale = torch.clamp(self.logit_scale, max=math.log(100.)).exp()
+        q = F.normalize(q, dim=-1) * scale
+        k = F.normalize(k, dim=-1)
+        mask = self.position_bias().unsqueeze(0).to(q.dtype)  # (1, heads, N, N)
+        if shift_mask is None:
+            shape = (B * nW, self.num_heads, N, -1)
+        else:
+            # Fold windows into the head dimension so that one (1, nW*heads, N, N) mask
+            # broadcasts over the batch instead of being copied for every image.
+            mask = (mask + shift_mask.unsqueeze(1).to(q.dtype)).reshape(1, nW * self.num_heads, N, N)
+            shape = (B, nW * self.num_heads, N, -1)
+        out = F.scaled_dot_product_attention(
+            q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=mask, scale=1.0)
+        out = out.view(B, nW, self.num_heads, N, -1).transpose(2, 3).reshape(B, nW, N, C)
+        return self.proj(out)
+
+
+class SwinV2Block(nn.Module):
+    """(Shifted) window attention and MLP, each with a residual post-norm."""
+
+    def __init__(self, dim: int, num_heads: int, window_size: _Pair, shift_size: _Pair,
+                 pretrained_window_size: _Pair, mlp_ratio: float, drop_path: float):
+        super().__init__()
+        self.window_size = window_size
+        self.shift_size = shift_size
+        self.attn = WindowAttention(dim, num_heads, window_size, pretrained_window_size)
+        self.norm1 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm2 = nn.LayerNorm(dim)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def _shift_mask(self, H: int, W: int, device: torch.device) -> torch.Tensor:
+        """-100 between tokens that the cyclic shift brought together from apart."""
+        region = torch.zeros(1, H, W, 1, device=device)
+        label = 0
+        for hs in (slice(0, -self.window_size[0]), slice(-self.window_size[0], -self.shift_size[0]),
+                   slice(-self.shift_size[0], None)):
+            for ws in (slice(0, -self.window_size[1]),
+                       slice(-self.window_size[1], -self.shift_size[1]),
+                       slice(-self.shift_size[1], None)):
+                region[:, hs, ws, :] = label
+                label += 1
+        region = window_partition(region, self.window_size).squeeze(-1)[0]  # (nW, N)
+        diff = region.unsqueeze(1) - region.unsqueeze(2)
+        return diff.masked_fill(diff != 0, -100.0)
+
+    def _attention(self, x: torch.Tensor) -> torch.Tensor:
+        B, H, W, C = x.shape
+        wh, ww = self.window_size
+        x = F.pad(x, (0, 0, 0, -W % ww, 0, -H % wh))
+        Hp, Wp = x.shape[1:3]
+        shifted = any(self.shift_size)
+        if shifted:
+            x = torch.roll(x, (-self.shift_size[0], -self.shift_size[1]), dims=(1, 2))
+        mask = self._shift_mask(Hp, Wp, x.device) if shifted else None
+        x = self.attn(window_partition(x, self.window_size), mask)
+        x = window_reverse(x, self.window_size, Hp, Wp)
+        if shifted:
+            x = torch.roll(x, self.shift_size, dims=(1, 2))
+        return x[:, :H, :W].contiguous()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.norm1(self._attention(x)))
+        return x + self.drop_path(self.norm2(self.mlp(x)))
+
+
+class PatchMerging(nn.Module):
+    """2x2 neighbourhood concatenation, Linear(4C -> 2C) and LayerNorm (post-norm)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(2 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[1:3]
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        # Channel order of the reference: (0, 0), (1, 0), (0, 1), (1, 1) as (row, col).
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+        return self.norm(self.reduction(x))
+
+
+class SwinV2Stage(nn.Module):
+    """A stage of blocks, followed (not preceded, as in the reference) by patch merging."""
+
+    def __init__(self, dim: int, depth: int, num_heads: int, window_size: _Pair,
+                 shift_size: _Pair, pretrained_window_size: _Pair, mlp_ratio: float,
+                 drop_path: Sequence[float], downsample: bool):
+        super().__init__()
+        self.blocks = nn.ModuleList([
+            SwinV2Block(dim, num_heads, window_size, (0, 0) if j % 2 == 0 else shift_size,
+                        pretrained_window_size, mlp_ratio, drop_path[j]) for j in range(depth)])
+        self.downsample = PatchMerging(dim) if downsample else None
+
+
+@MODELS.register_module()
+class SwinV2(BaseModule):
+    """SwinV2 backbone (`arXiv:2111.09883 <https://arxiv.org/abs/2111.09883>`_) for SimMIM.
+
+    Args:
+        arch: One of ``ARCH_SETTINGS`` or a dict with ``embed_dims``, ``depths``, ``num_heads``.
+        img_size: Input size the windows are planned for: a stage whose resolution is not
+            larger than the window uses its whole resolution as window and does not shift.
+            Other input sizes work too: feature maps are padded to the window grid.
+        window_size: Window size, one for all stages or one per stage.
+        pretrained_window_sizes: Per-stage windows of the pre-training the position-bias MLP
+            was trained with (0: none), e.g. ``[12, 12, 12, 6]`` after 192-px window-12 SimMIM.
+        out_indices: Stages whose outputs are returned, as NCHW maps at stride 4 * 2**i.
+            The last stage goes through the final ``norm``; other stages through an extra
+            LayerNorm each (``out_norms``).
+        use_mask_token: Learn a SimMIM mask token; ``forward(x, mask)`` then replaces the
+            embeddings of masked patches by it.
+        with_cp: Activation checkpointing of every block while training.
+        frozen_stages: Freeze the patch embedding (0) and stages ``0 .. frozen_stages - 1``.
+    """
+
+    def __init__(self,
+                 arch: Union[str, Dict] = 'base',
+                 img_size: Union[int, Sequence[int]] = 224,
+                 patch_size: int = 4,
+                 in_channels: int = 3,
+                 window_size: Union[int, Sequence[int]] = 12,
+                 pretrained_window_sizes: Sequence[int] = (0, 0, 0, 0),
+                 mlp_ratio: float = 4.0,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Sequence[int] = (3, ),
+                 use_mask_token: bool = False,
+                 with_cp: bool = False,
+                 frozen_stages: int = -1,
+                 init_cfg: Optional[Dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        arch = self._arch_settings(arch)
+        self.embed_dims = arch['embed_dims']
+        self.depths = tuple(arch['depths'])
+        num_stages = len(self.depths)
+        window_sizes = [window_size] * num_stages if isinstance(window_size, int) \
+            else list(window_size)
+        if len(window_sizes) != num_stages or len(pretrained_window_sizes) != num_stages:
+            raise ValueError(f'window_size and pretrained_window_sizes need one value per stage '
+                             f'({num_stages}), got {window_size} and {pretrained_window_sizes}')
+        self.out_indices = tuple(out_indices)
+        if not self.out_indices or any(not 0 <= i < num_stages for i in self.out_indices):
+            raise ValueError(f'out_indices must be stages in [0, {num_stages}), got {out_indices}')
+        self.patch_size = patch_size
+        self.with_cp = with_cp
+        self.frozen_stages = frozen_stages
+        self.num_layers = sum(self.depths) + 2  # layer ids for lr decay, see get_layer_depth
+
+        self.patch_embed = PatchEmbed(patch_size, in_channels, self.embed_dims)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, self.embed_dims)) \
+            if use_mask_token else None
+
+        img_size = _pair(img_size)
+        # Stochastic depth grows linearly over all blocks (no tensor ops: meta-device safe).
+        n_blocks = sum(self.depths)
+        dpr = [drop_path_rate * j / max(n_blocks - 1, 1) for j in range(n_blocks)]
+        self.layers = nn.ModuleList()
+        self.num_features = []
+        for i, depth in enumerate(self.depths):
+            dim = self.embed_dims * 2**i
+            resolution = [s // patch_size // 2**i for s in img_size]
+            window = _pair(window_sizes[i])
+            # A window that would cover the whole map shrinks to it and stops shifting.
+            window = tuple(r if r <= w else w for r, w in zip(resolution, window))
+            shift = tuple(0 if r <= w else w // 2 for r, w in zip(resolution, window))
+            self.layers.append(SwinV2Stage(
+                dim, depth, arch['num_heads'][i], window, shift,
+                _pair(pretrained_window_sizes[i]), mlp_ratio,
+                dpr[sum(self.depths[:i]):sum(self.depths[:i + 1])],
+                downsample=i < num_stages - 1))
+            self.num_features.append(dim)
+        self.norm = nn.LayerNorm(self.num_features[-1])
+        self.out_norms = nn.ModuleDict({
+            str(i): nn.LayerNorm(self.num_features[i])
+            for i in self.out_indices if i != num_stages - 1})
+        self._freeze_stages()
+
+    @staticmethod
+    def _arch_settings(arch: Union[str, Dict]) -> Dict:
+        if isinstance(arch, str):
+            if arch not in ARCH_SETTINGS:
+                raise KeyError(f'Unknown SwinV2 arch {arch!r}; choose one of '
+                               f'{sorted(ARCH_SETTINGS)} or pass a dict')
+            return ARCH_SETTINGS[arch]
+        arch = dict(arch)
+        missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
+        if missing:
+            raise KeyError(f'A custom SwinV2 arch needs {sorted(missing)}')
+        if len(arch['depths']) != len(arch['num_heads']):
+            raise ValueError('depths and num_heads need one value per stage')
+        for i, heads in enumerate(arch['num_heads']):
+            if (arch['embed_dims'] * 2**i) % heads:
+                raise ValueError(f'stage {i}: width {arch["embed_dims"] * 2**i} is not '
+                                 f'divisible by {heads} heads')
+        return arch
+
+    def init_weights(self):
+        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+            self._load_pretrained(self.init_cfg['checkpoint'])
+            return
+        super().init_weights()
+
+        def init(m):
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+        self.apply(init)
+        if self.mask_token is not None:
+            nn.init.trunc_normal_(self.mask_token, std=.02)
+
+    def _load_pretrained(self, filename: str):
+        """Load backbone weights, checking that nothing but what a transfer changes differs.
+
+        Window-dependent tables are buffers rebuilt at construction, so the position-bias
+        MLP transfers to any window. New output norms (dense tasks) and a mask token absent
+        from a fine-tuned checkpoint are expected to be missing; any other missing key or a
+        shape mismatch means the checkpoint does not fit this architecture and is an error.
+        """
+        logger = MMLogger.get_current_instance()
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+        state = to_backbone_state_dict(checkpoint)
+        own = self.state_dict()
+        wrong_shape = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+                       for k, v in state.items() if k in own and v.shape != own[k].shape]
+        missing = [k for k in own if k not in state]
+        # A pre-training checkpoint has no output norms; a fine-tuned one no mask token.
+        bad_missing = [k for k in missing if not k.startswith('out_norms.') and k != 'mask_token']
+        ignored = sorted(k for k in state if k not in own)
+        bad_extra = [k for k in ignored if k != 'mask_token' and not k.startswith('out_norms.')]
+        if wrong_shape or bad_missing or bad_extra:
+            raise ValueError(
+                f'Checkpoint {filename} does not fit this SwinV2 '
+                f'(embed_dims={self.embed_dims}, depths={list(self.depths)}):\n  ' +
+                '\n  '.join(wrong_shape + [f'missing: {k}' for k in bad_missing[:20]] +
+                             [f'not in the model: {k}' for k in bad_extra[:20]]))
+        self.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+        # What the checkpoint lacks still needs its default initialisation.
+        for i, norm in self.out_norms.items():
+            if f'out_norms.{i}.weight' in missing:
+                nn.init.ones_(norm.weight)
+                nn.init.zeros_(norm.bias)
+        if self.mask_token is not None and 'mask_token' in missing:
+            nn.init.trunc_normal_(self.mask_token, std=.02)
+        logger.info(f'SwinV2: loaded {len(own) - len(missing)} tensors from {filename}; '
+                    f'newly initialised: {missing or "none"}; ignored: {ignored or "none"}')
+        self._is_init = True
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed]
+        if self.mask_token is not None:
+            self.mask_token.requires_grad = False
+        for i in range(min(self.frozen_stages, len(self.layers))):
+            frozen.append(self.layers[i])
+            if str(i) in self.out_norms:
+                frozen.append(self.out_norms[str(i)])
+        for module in frozen:
+            module.eval()
+            for p in module.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """Layer id of a parameter for layer-wise lr decay, and the number of layers.
+
+        Id 0: patch embedding and mask token; block j of stage i: sum(depths[:i]) + j + 1;
+        a stage's patch merging: the id of that stage's last block; everything else
+        (final and output norms, and anything outside the backbone): sum(depths) + 1.
+        """
+        last = self.num_layers - 1
+        if not param_name.startswith(prefix):
+            return last, self.num_layers
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed.', 'mask_token')):
+            return 0, self.num_layers
+        if name.startswith('layers.'):
+            parts = name.split('.')
+            stage = int(parts[1])
+            if parts[2] == 'blocks':
+                return sum(self.depths[:stage]) + int(parts[3]) + 1, self.num_layers
+            return sum(self.depths[:stage + 1]), self.num_layers
+        return last, self.num_layers
+
+    def forward(self, x: torch.Tensor,
+                mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+        """x: (B, C, H, W); mask: (B, H/4, W/4) with 1 for masked patches, or None."""
+        x = self.patch_embed(x)
+        if mask is not None:
+            if self.mask_token is None:
+                raise ValueError('SwinV2 got a mask but was built with use_mask_token=False')
+            if mask.shape != x.shape[:3]:
+                raise ValueError(f'mask of shape {tuple(mask.shape)} does not match the patch '
+                                 f'grid {tuple(x.shape[:3])}')
+            w = mask.unsqueeze(-1).to(x.dtype)
+            x = x * (1 - w) + self.mask_token.to(x.dtype) * w
+
+        outs = []
+        for i, stage in enumerate(self.layers):
+            for block in stage.blocks:
+                if self.with_cp and self.training and x.requires_grad:
+                    x = cp.checkpoint(block, x, use_reentrant=False)
+                else:
+                    x = block(x)
+            if i in self.out_indices:
+                norm = self.norm if i == len(self.layers) - 1 else self.out_norms[str(i)]
+                outs.append(norm(x).permute(0, 3, 1, 2).contiguous())
+            if stage.downsample is not None:
+                x = stage.downsample(x)
+        return tuple(outs)

@@ -1,0 +1,3 @@
+from .sliding_window_norm import SlidingWindowNormTarget
+
+__all__ = ['SlidingWindowNormTarget']

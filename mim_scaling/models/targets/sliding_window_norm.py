@@ -1,0 +1,83 @@
+"""SimMIM's reconstruction target: pixels normalised by their local mean and spread."""
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mim_scaling.registry import MODELS
+
+
+def _box_sum(x: torch.Tensor, dim: int, radius: int) -> torch.Tensor:
+    """Sum over a centred window of ``2 * radius + 1`` along ``dim`` (< 0), cut at the borders.
+
+    With ``radius + 1`` zeros before and ``radius`` after, the window of output ``i`` is the
+    difference of the padded cumulative sum at ``i + 2 * radius + 1`` and at ``i``: two
+    shifted slices, so the cost does not depend on the window size.
+    """
+    size = x.shape[dim]
+    padding = [0, 0] * (-dim - 1) + [radius + 1, radius]
+    csum = F.pad(x, padding).cumsum(dim)
+    return csum.narrow(dim, 2 * radius + 1, size) - csum.narrow(dim, 0, size)
+
+
+def _window_count(size: int, radius: int, device) -> torch.Tensor:
+    """Number of positions of each centred window that fall inside ``range(size)``."""
+    idx = torch.arange(size, device=device)
+    return (idx + radius + 1).clamp(max=size) - (idx - radius).clamp(min=0)
+
+
+@MODELS.register_module()
+class SlidingWindowNormTarget(nn.Module):
+    """Normalises each pixel of each channel by the mean and spread of its neighbourhood.
+
+    For a ``window_size`` x ``window_size`` window centred on the pixel, cut at the image
+    borders (only the ``n`` pixels inside the image count):
+    ``target = (x - mean) / sqrt(var + eps)`` with ``mean`` the window average and ``var``
+    the unbiased window variance ``(mean(x^2) - mean^2) * n / (n - 1)``, clamped at 0 (and 0
+    where ``n == 1``). This equals SimMIM's formula with ``avg_pool2d(kernel=window_size,
+    stride=1, padding=window_size // 2, count_include_pad=False)`` but runs as a separable
+    cumulative-sum box filter, in O(1) per pixel whatever the window.
+
+    Sums are accumulated in float64: in flat regions the variance is a tiny difference of
+    two large terms, and float32 cancellation error there would be blown up by the division.
+    The result has the input's dtype and carries no gradient.
+
+    Args:
+        window_size (int): Odd side of the window in pixels. Defaults to 47.
+        eps (float): Added to the variance before the square root. Defaults to 1e-6.
+    """
+
+    def __init__(self, window_size: int = 47, eps: float = 1e-6) -> None:
+        super().__init__()
+        if (not isinstance(window_size, numbers.Integral) or isinstance(window_size, bool)
+                or window_size <= 0 or window_size % 2 == 0):
+            raise ValueError(f'window_size must be a positive odd integer, got {window_size!r}')
+        if not eps >= 0:
+            raise ValueError(f'eps must be non-negative, got {eps!r}')
+        self.window_size = int(window_size)
+        self.eps = eps
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the normalised target of ``images`` (N, C, H, W), same shape and dtype."""
+        if images.dim() != 4:
+            raise ValueError(f'expected images of shape (N, C, H, W), got {tuple(images.shape)}')
+        if not images.is_floating_point():
+            raise ValueError(f'expected floating-point images, got {images.dtype}')
+        radius = self.window_size // 2
+        x = images.double()
+        # One pass of the filter for x and x^2 together.
+        sums = _box_sum(_box_sum(torch.stack([x, x * x]), -1, radius), -2, radius)
+        sum_x, sum_x2 = sums.unbind(0)
+        height, width = images.shape[-2:]
+        count = (_window_count(height, radius, x.device)[:, None]
+                 * _window_count(width, radius, x.device)[None, :]).to(x.dtype)
+        mean = sum_x / count
+        # (mean(x^2) - mean^2) * n / (n - 1) written as (sum x^2 - sum x * mean) / (n - 1);
+        # a single-pixel window has no spread, hence the clamp of the divisor.
+        var = ((sum_x2 - sum_x * mean) / (count - 1).clamp(min=1)).clamp(min=0)
+        return ((x - mean) / (var + self.eps).sqrt()).to(images.dtype)
+
+    def extra_repr(self) -> str:
+        return f'window_size={self.window_size}, eps={self.eps}'

@@ -1,0 +1,75 @@
+"""Training and validation loss curves from mmengine's scalar logs.
+
+mmengine's ``LocalVisBackend`` appends one JSON line per logging step to
+``<work_dir>/<timestamp>/vis_data/scalars.json``; a resumed run starts a new timestamp folder.
+Reading every folder of a work dir, later runs overriding earlier ones step by step, gives the
+whole curve of a run that was interrupted and resumed.
+"""
+import json
+from pathlib import Path
+from typing import Dict, Mapping, Tuple, Union
+
+import matplotlib
+
+matplotlib.use('Agg')  # no display on training nodes
+import matplotlib.pyplot as plt  # noqa: E402
+
+TRAIN_KEY = 'loss'
+VAL_KEY = 'reconstruction/loss'
+
+Curve = Dict[int, float]
+
+
+def read_loss_curves(work_dir: Union[str, Path]) -> Tuple[Curve, Curve]:
+    """(train, val) losses by iteration from all scalar logs under ``work_dir``."""
+    train, val = {}, {}
+    files = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    for path in files:  # timestamp folders sort chronologically
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash; the rest is still good
+            step = record.get('step', record.get('iter'))
+            if step is None:
+                continue
+            if TRAIN_KEY in record:
+                train[int(step)] = float(record[TRAIN_KEY])
+            if VAL_KEY in record:
+                val[int(step)] = float(record[VAL_KEY])
+    return train, val
+
+
+def plot_loss_curves(runs: Mapping[str, Union[str, Path]], out_file: Union[str, Path],
+                     title: str = 'SimMIM reconstruction loss') -> Path:
+    """Plot train (solid) and validation (dashed, dots) loss of each run into one PNG."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    plotted = False
+    for i, (name, work_dir) in enumerate(runs.items()):
+        train, val = read_loss_curves(work_dir)
+        color = f'C{i}'
+        if train:
+            steps = sorted(train)
+            ax.plot(steps, [train[s] for s in steps], color=color, label=f'{name} train')
+            plotted = True
+        if val:
+            steps = sorted(val)
+            ax.plot(steps, [val[s] for s in steps], '--o', color=color, markersize=3,
+                    label=f'{name} val')
+            plotted = True
+    if not plotted:
+        plt.close(fig)
+        raise FileNotFoundError(
+            f'no losses found in */vis_data/scalars.json under {list(runs.values())}: '
+            'is LocalVisBackend in the visualizer config, and has a log interval passed?')
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('loss')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_file)
+    plt.close(fig)
+    return out_file

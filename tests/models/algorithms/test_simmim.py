@@ -1,0 +1,108 @@
+"""SimMIM as the facts file describes it: masked encoder, 1x1-conv + PixelShuffle decoder,
+L1 loss on masked pixels against the sliding-window normalised target."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.structures import DataSample
+
+from mim_scaling.registry import MODELS
+
+ROOT = Path(__file__).parents[3]
+TINY = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2])
+
+
+def build_tiny_simmim(img_size=64):
+    cfg = Config.fromfile(ROOT / 'configs/pretrain/simmim_swinv2-b_125k_in1k.py')
+    init_default_scope('mmpretrain')
+    cfg.model.backbone.update(arch=TINY, img_size=img_size, window_size=4)
+    cfg.model.neck.in_channels = 16 * 8
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def plain_normalised_target(x: torch.Tensor, k: int = 47) -> torch.Tensor:
+    """Facts file: mean/unbiased variance over the k x k window, padding not counted."""
+    x = x.double()
+    mean = F.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
+    mean_sq = F.avg_pool2d(x * x, k, 1, k // 2, count_include_pad=False)
+    n = F.avg_pool2d(torch.ones_like(x[:, :1]), k, 1, k // 2, count_include_pad=True) * k * k
+    var = ((mean_sq - mean**2) * n / (n - 1)).clamp(min=0)
+    return ((x - mean) / torch.sqrt(var + 1e-6)).float()
+
+
+def batch(n=2, size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(n, 3, size, size, generator=g)
+    cells = (size // 32) ** 2
+    masks = torch.zeros(n, cells)
+    for m in masks:  # ceil(0.6 * cells) random 32-px cells of each image, as SimMIM masks
+        m[torch.randperm(cells, generator=g)[:int(np.ceil(0.6 * cells))]] = 1
+    masks = masks.view(n, size // 32, size // 32)
+    masks = masks.repeat_interleave(8, 1).repeat_interleave(8, 2)  # on the 4-px token grid
+    samples = []
+    for m in masks:
+        sample = DataSample()
+        sample.set_field(m, 'mask')
+        samples.append(sample)
+    return inputs, samples, masks
+
+
+def test_loss_is_l1_on_masked_pixels_of_the_normalised_target():
+    torch.manual_seed(0)
+    model = build_tiny_simmim().eval()
+    inputs, samples, masks = batch()
+    with torch.no_grad():
+        loss = model.loss(inputs, samples)['loss']
+        pred = model.neck(model.backbone(inputs, masks)[0])
+    assert pred.shape == inputs.shape  # PixelShuffle(32) back to the input size
+    target = plain_normalised_target(inputs)
+    pixel_mask = masks.repeat_interleave(4, 1).repeat_interleave(4, 2)[:, None]
+    expected = ((pred - target).abs() * pixel_mask).sum() / (pixel_mask.sum() + 1e-5) / 3
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_predict_gives_each_samples_loss_and_a_reconstruction():
+    torch.manual_seed(0)
+    model = build_tiny_simmim().eval()
+    inputs, samples, masks = batch(n=3)
+    with torch.no_grad():
+        batch_loss = model.loss(inputs, samples)['loss']
+        predicted = model(inputs, samples, mode='predict')
+    losses = torch.stack([s.reconstruction_loss for s in predicted])
+    # Every sample masks the same number of pixels, so the mean is the batch loss.
+    assert len({int(m.sum()) for m in masks}) == 1
+    assert losses.mean().item() == pytest.approx(batch_loss.item(), rel=1e-5)
+    assert all(s.reconstruction.shape == (3, 64, 64) for s in predicted)
+    assert torch.isfinite(losses).all() and (losses > 0).all()
+
+
+def test_a_few_steps_on_one_batch_lower_the_loss():
+    torch.manual_seed(0)
+    model = build_tiny_simmim().train()
+    inputs, samples, _ = batch(n=4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = model.loss(inputs, samples)['loss']
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+
+
+def test_gradients_reach_the_mask_token_only_through_masked_patches():
+    torch.manual_seed(0)
+    model = build_tiny_simmim().train()
+    inputs, samples, _ = batch(n=2)
+    for s in samples:
+        s.mask = torch.zeros_like(s.mask)
+        s.mask[:8, :8] = 1
+    model.loss(inputs, samples)['loss'].backward()
+    assert model.backbone.mask_token.grad.abs().sum() > 0

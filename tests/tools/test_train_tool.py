@@ -1,0 +1,140 @@
+"""tools/train.py and tools/test.py on the toy task: resuming, testing, flag errors."""
+import importlib
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import mmengine
+import pytest
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(REPO, 'tools')
+TOY_DIR = osp.join(REPO, 'tests', '_toy')
+
+
+@pytest.fixture
+def toy_config(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(TOY_DIR)
+    import toy_task
+    return toy_task.write_config(str(tmp_path))
+
+
+def run_tool(tool, *args, cwd):
+    env = dict(os.environ,
+               PYTHONPATH=os.pathsep.join([TOY_DIR, os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run([sys.executable, osp.join(TOOLS, tool), *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+    return log
+
+
+def final_weights(work_dir):
+    return torch.load(osp.join(work_dir, 'weights_rank0.pth'), weights_only=True)
+
+
+def test_resume_auto_continues_from_the_latest_checkpoint(toy_config, tmp_path):
+    run_tool('train.py', toy_config, '--work-dir', 'straight', '--cfg-options',
+             'train_cfg.max_iters=6', cwd=tmp_path)
+    run_tool('train.py', toy_config, '--work-dir', 'interrupted', cwd=tmp_path)  # 4 iters
+    assert (tmp_path / 'interrupted' / 'iter_4.pth').is_file()
+
+    log = run_tool('train.py', toy_config, '--work-dir', 'interrupted', '--resume',
+                   '--cfg-options', 'train_cfg.max_iters=6', cwd=tmp_path)
+
+    assert 'resumed epoch: 0, iter: 4' in log
+    assert 'Iter(train) [5/6]' in log and 'Iter(train) [1/6]' not in log
+    straight = final_weights(tmp_path / 'straight')
+    for key, weight in final_weights(tmp_path / 'interrupted').items():
+        torch.testing.assert_close(weight, straight[key])
+
+
+def test_resume_from_path_and_test_with_out(toy_config, tmp_path):
+    run_tool('train.py', toy_config, '--work-dir', 'first', cwd=tmp_path)
+    log = run_tool('train.py', toy_config, '--work-dir', 'second', '--resume',
+                   str(tmp_path / 'first' / 'iter_2.pth'), cwd=tmp_path)
+    assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [3/4]' in log
+
+    log = run_tool('test.py', toy_config, str(tmp_path / 'second' / 'iter_4.pth'), '--out',
+                   'preds.pkl', cwd=tmp_path)
+    # No --work-dir: mmdet's default, ./work_dirs/<config name>.
+    assert (tmp_path / 'work_dirs' / 'toy_regression').is_dir()
+    predictions = mmengine.load(tmp_path / 'preds.pkl')
+    weights = final_weights(tmp_path / 'second')
+    import toy_task
+    dataset = toy_task.ToyRegressionDataset()
+    expected = dataset.inputs @ weights['linear.weight'][0] + weights['linear.bias'][0]
+    torch.testing.assert_close(torch.stack([p['pred'] for p in predictions]), expected)
+    mse = float(((expected - dataset.targets)**2).mean())
+    logged = re.search(r'mse: ([0-9.]+)', log)
+    assert logged and float(logged.group(1)) == pytest.approx(mse, rel=1e-3)
+
+
+@pytest.fixture
+def train_tool(monkeypatch):
+    monkeypatch.syspath_prepend(TOOLS)
+    monkeypatch.setenv('LOCAL_RANK', '0')  # the tool sets it; restored afterwards
+    return importlib.import_module('train')
+
+
+def test_amp_without_gpu_stops_with_a_clear_message(train_tool, toy_config, monkeypatch):
+    monkeypatch.setattr(train_tool, 'is_cuda_available', lambda: False)
+    with pytest.raises(SystemExit, match='--amp needs a CUDA'):
+        train_tool.main([toy_config, '--amp'])
+
+
+def test_auto_scale_lr_needs_the_config_entry(train_tool, toy_config):
+    with pytest.raises(SystemExit, match='auto_scale_lr=dict\\(base_batch_size'):
+        train_tool.main([toy_config, '--auto-scale-lr'])
+
+
+def test_cli_flags_map_onto_the_config(train_tool, toy_config, tmp_path):
+    args = train_tool.parse_args([toy_config, '--resume', '--cfg-options', 'train_cfg.max_iters=9'])
+    assert args.resume == 'auto'
+    args = train_tool.parse_args([toy_config, '--resume', 'a.pth', '--local-rank', '3'])
+    assert args.resume == 'a.pth' and args.local_rank == 3
+    cfg = train_tool.load_config(train_tool.parse_args([toy_config]))
+    assert cfg.work_dir == osp.join('./work_dirs', 'toy_regression')
+    cfg = train_tool.load_config(train_tool.parse_args(
+        [toy_config, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=9']))
+    assert cfg.work_dir == str(tmp_path) and cfg.train_cfg.max_iters == 9
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def test_slurm_launcher_starts_a_gloo_group_without_gpu(train_tool, toy_config, monkeypatch):
+    runner_setup = importlib.import_module('runner_setup')
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT'):
+        monkeypatch.setenv(key, 'unset')  # so that teardown restores the original state
+        monkeypatch.delenv(key)
+    monkeypatch.setenv('SLURM_PROCID', '0')
+    monkeypatch.setenv('SLURM_NTASKS', '1')
+    monkeypatch.setenv('SLURM_LOCALID', '0')
+    monkeypatch.setenv('SLURM_NODELIST', 'node-1')
+    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(runner_setup, 'get_device', lambda: 'cpu')
+    cfg = Config.fromfile(toy_config)
+    cfg.launcher = 'slurm'
+    cfg.env_cfg.dist_cfg.port = free_port()
+    try:
+        runner_setup.init_distributed(cfg)
+        assert dist.is_initialized() and dist.get_backend() == 'gloo'
+        assert (dist.get_rank(), dist.get_world_size()) == (0, 1)
+        assert os.environ['MASTER_PORT'] == str(cfg.env_cfg.dist_cfg.port)
+        assert cfg.model_wrapper_cfg == dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+            find_unused_parameters=False)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
