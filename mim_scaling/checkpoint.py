@@ -50,8 +50,27 @@ def _numpy_globals():
     return entries
 
 
+# HistoryBuffer pickles its registry of statistics functions, which pickle reaches as
+# getattr(HistoryBuffer, 'mean'). Allowing getattr itself would let a file read any
+# attribute of any allow-listed object, so the name resolves to this narrow version.
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _restricted_getattr(obj, name):
+    """``getattr`` for unpickling: HistoryBuffer's statistics and attributes of stand-ins."""
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    if isinstance(obj, (ForeignObject, ForeignList)) or (isinstance(obj, type) and issubclass(
+            obj, (ForeignObject, ForeignList, _ForeignMapping))):
+        return _stand_in(f'{obj.foreign_class}.{name}', ForeignObject)
+    owner = obj.__qualname__ if isinstance(obj, type) else f'a {type(obj).__name__}'
+    raise pickle.UnpicklingError(
+        f'getattr({owner}, {name!r}) is not allowed: unpickling may only look up '
+        f'HistoryBuffer.{"/".join(_HISTORY_BUFFER_STATISTICS)}')
+
+
 #: Globals allow-listed for ``weights_only`` loading: found by saving and resuming Runners.
-SAFE_GLOBALS = [HistoryBuffer, *_numpy_globals()]
+SAFE_GLOBALS = [HistoryBuffer, (_restricted_getattr, 'builtins.getattr'), *_numpy_globals()]
 torch.serialization.add_safe_globals(SAFE_GLOBALS)
 
 # torch refuses globals of these modules before it looks at any allow-list.
@@ -65,14 +84,15 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
         self.path, self.unsafe_globals = path, list(unsafe_globals)
         if self.unsafe_globals:
             what = ('it pickles globals that are not allow-listed for safe loading: ' +
-                    ', '.join(self.unsafe_globals))
+                    ', '.join(self.unsafe_globals) + '. Nothing from the file was executed. '
+                    'If these globals are plain data you trust, allow-list them with '
+                    'torch.serialization.add_safe_globals')
         else:
-            what = f'torch refused it with weights_only=True: {detail}'
+            what = (f'torch refused it with weights_only=True: {detail} '
+                    'Nothing from the file was executed')
         super().__init__(
-            f'Refused to load checkpoint {path}: {what}. Nothing from the file was executed. '
-            'If these globals are plain data you trust, allow-list them with '
-            'torch.serialization.add_safe_globals; to read the tensors of a checkpoint from '
-            'another code base, use mim_scaling.checkpoint.load_foreign_checkpoint.')
+            f'Refused to load checkpoint {path}: {what}. To read the tensors of a checkpoint '
+            'from another code base, use mim_scaling.checkpoint.load_foreign_checkpoint.')
 
 
 def _existing_file(path):

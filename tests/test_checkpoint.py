@@ -93,6 +93,20 @@ def test_mmengine_checkpoint_needs_the_allow_list(toy_config, tmp_path):
     assert isinstance(loaded['message_hub']['log_scalars']['train/loss'].data[0], np.ndarray)
 
 
+@pytest.mark.parametrize('value', [
+    np.zeros((2, 3), dtype=np.float16), np.arange(3), np.array([1 + 2j]), np.array(['a', 'bc']),
+    np.zeros(2, dtype=[('a', 'i4'), ('b', 'f8')]), np.float64(0.25), np.int64(7), np.bool_(True),
+    np.dtype('uint8')
+], ids=lambda value: f'{type(value).__name__}-{getattr(value, "dtype", value)}')
+def test_numpy_values_load_safely(tmp_path, value):
+    # Metrics and message-hub entries are numpy arrays and scalars (e.g. mmseg's mIoU).
+    path = str(tmp_path / 'numpy.pth')
+    torch.save({'value': value}, path)
+    loaded = CheckpointLoader.load_checkpoint(path)['value']
+    assert type(loaded) is type(value)
+    np.testing.assert_array_equal(loaded, value)
+
+
 def write_marker(path):
     """What a malicious checkpoint would call on load; only the marker file shows it ran."""
     with open(path, 'w') as f:
@@ -142,6 +156,15 @@ def test_pickled_function_object_is_refused(tmp_path):
         CheckpointLoader.load_checkpoint(str(path))
 
 
+def test_pickled_attribute_lookup_is_refused(tmp_path):
+    # mmengine's HistoryBuffer needs getattr(HistoryBuffer, 'mean'); nothing else may use it.
+    path = tmp_path / 'getattr.pth'
+    torch.save({'weight': torch.ones(1), 'method': CallsOnLoad(getattr, torch.Tensor, 'add_')},
+               path)
+    with pytest.raises(UnsafeCheckpointError, match="getattr\\(Tensor, 'add_'\\) is not allowed"):
+        CheckpointLoader.load_checkpoint(str(path))
+
+
 def test_missing_checkpoint_names_the_path(tmp_path):
     path = str(tmp_path / 'nowhere' / 'iter_4.pth')
     with pytest.raises(FileNotFoundError, match=path):
@@ -158,6 +181,9 @@ class FakeCfgNode(dict):
 
     def __setstate__(self, state):
         write_marker(state['marker'])
+
+    def describe(self):
+        write_marker(self.marker)
 
 
 class History(list):
@@ -177,6 +203,7 @@ def foreign_checkpoint(marker):
                               marker=str(marker)),
         'args': argparse.Namespace(lr=4e-4, epochs=800),
         'hook': CallsOnLoad(write_marker, str(marker)),
+        'method': FakeCfgNode.describe,  # pickled as getattr(FakeCfgNode, 'describe')
         'history': history,
         'max_accuracy': np.float64(0.25),
         'epoch': 799,
@@ -214,6 +241,10 @@ def test_load_foreign_checkpoint_returns_tensors_and_inert_stand_ins(tmp_path):
     hook = loaded['hook']
     assert isinstance(hook, ForeignObject) and hook.foreign_class == f'{__name__}.write_marker'
     assert hook.args == (str(marker), )
+
+    method = loaded['method']
+    assert issubclass(method, ForeignObject)
+    assert method.foreign_class == f'{__name__}.FakeCfgNode.describe'
 
     history = loaded['history']
     assert isinstance(history, ForeignList) and list(history) == [1.5, 2.5]

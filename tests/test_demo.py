@@ -6,6 +6,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from mim_scaling.visualization import read_loss_curves
+
 ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / 'configs/demo/simmim_swinv2-demo_300it_skimage.py'
 
@@ -30,3 +32,5 @@ def test_demo_pretraining_writes_plots(tmp_path):
         with Image.open(work_dir / name) as image:
             assert image.format == 'PNG'
     assert (work_dir / 'iter_4.pth').exists()
+    train, val = read_loss_curves(work_dir)
+    assert sorted(train) == [1, 2, 3, 4] and sorted(val) == [2, 4]  # at their iterations

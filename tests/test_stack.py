@@ -1,6 +1,5 @@
 """The OpenMMLab stack on current PyTorch: imports, mmcv's compiled ops on the CPU, and
 ``mim_scaling.`` types resolving from the registries of each library."""
-import os.path as osp
 import subprocess
 import sys
 import textwrap

@@ -4,7 +4,7 @@
 # package in editable mode. Idempotent: a second run only compares a stamp and returns.
 #
 # mmcv 2.1.0 is not released as a wheel for current PyTorch, and its sdist does not build as
-# shipped (setup.py imports pkg_resources, gone from setuptools >= 70; it asks for C++14/17
+# shipped (its setup.py needs the old setuptools API: it builds with setuptools < 70; it asks for C++14/17
 # while the ATen headers of torch >= 2.14 require C++20). We build it once with both fixed
 # and keep the wheel in a cache outside the checkout, keyed by Python and torch versions.
 set -euo pipefail
@@ -46,29 +46,30 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check)
+# pip, without the warnings that a machine-wide pip.conf naming absent local indexes causes.
+pip_() {
+  "$PY" -m pip --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+}
 
 run_step "install torch $TORCH_VERSION / torchvision $TORCHVISION_VERSION" \
   "pip could not install torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION; check network access to the package index." \
-  "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
-
-run_step "install build tools for mmcv (setuptools<70, wheel, ninja)" \
-  "pip could not install the build tools." \
-  "${PIP[@]}" install -q "setuptools>=64,<70" wheel ninja
+  pip_ install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 
 PYTAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-$PYTAG-torch$TORCH_VERSION"
 build_mmcv() {
   local work; work=$(mktemp -d)
+  # For this build only: the final install below moves setuptools to what torch accepts.
+  pip_ install -q "setuptools>=64,<70" wheel ninja || return 1
   # --no-build-isolation: mmcv's setup.py imports torch even to read its metadata.
-  "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation \
+  pip_ download -q --no-deps --no-binary :all: --no-build-isolation \
     "mmcv==$MMCV_VERSION" -d "$work" || return 1
   tar -xzf "$work/mmcv-$MMCV_VERSION.tar.gz" -C "$work" || return 1
   sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' \
     "$work/mmcv-$MMCV_VERSION/setup.py" || return 1
   mkdir -p "$WHEEL_DIR.tmp"
   echo "[setup_env] compiling mmcv ops (about 8 minutes on 2 cores; done once, then cached in $WHEEL_DIR)"
-  MAX_JOBS=${MAX_JOBS:-$(nproc)} MMCV_WITH_OPS=1 "${PIP[@]}" wheel -q --no-deps --no-build-isolation \
+  MAX_JOBS=${MAX_JOBS:-$(nproc)} MMCV_WITH_OPS=1 pip_ wheel -q --no-deps --no-build-isolation \
     "$work/mmcv-$MMCV_VERSION" -w "$WHEEL_DIR.tmp" || return 1
   rm -rf "$WHEEL_DIR" && mv "$WHEEL_DIR.tmp" "$WHEEL_DIR"
   rm -rf "$work"
@@ -80,15 +81,15 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
 fi
 run_step "install mmcv $MMCV_VERSION from $WHEEL_DIR" \
   "The cached mmcv wheel did not install; delete $WHEEL_DIR and rerun to rebuild it." \
-  "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
+  pip_ install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
 
 run_step "install mim_scaling and its dependencies (mmengine, mmdet, mmseg, mmpretrain, timm, ...)" \
   "pip could not install the package; the message above names the requirement that failed." \
-  "${PIP[@]}" install -q --no-build-isolation -e "$ROOT[dev]"
+  pip_ install -q --no-build-isolation -e "$ROOT[dev]"
 
 run_step "check the stack imports" \
   "An OpenMMLab library does not import; see the traceback above." \
-  "$PY" -c 'import mmcv.ops, mmdet, mmseg, mmpretrain, timm, mim_scaling'
+  "$PY" -W ignore -c 'import pkg_resources, mmcv.ops, mmdet, mmseg, mmpretrain, timm, mim_scaling'
 
 echo "$STAMP" > "$VENV/.mim_scaling_stamp"
 step "environment ready: $VENV"

@@ -11,7 +11,8 @@ _base_ = [
 ]
 
 model = dict(
-    backbone=dict(arch=dict(embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8])),
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8])),
     neck=dict(in_channels=32 * 8))
 
 data_root = 'data/skimage_samples/'

@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/models/swinv2_cls.py',
     '../_base_/datasets/imagenet_swinv2_ft_224.py',
     '../_base_/schedules/swinv2_ft_adamw_cos_50e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_cls.py',
 ]
 custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
 

@@ -86,6 +86,10 @@ train_cfg = dict(by_epoch=False, max_iters=4)
 test_cfg = dict()
 test_evaluator = dict(type='ToyMSE')
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0, end=2),
+    dict(type='MultiStepLR', milestones=[3], gamma=0.5, by_epoch=False),
+]
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
     logger=dict(type='LoggerHook', interval=1))

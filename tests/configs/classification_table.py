@@ -137,7 +137,7 @@ def check_table_row(config: str, *, arch: str, epochs: int, warmup_epochs: int,
         assert (resize.scale, resize.edge, resize.interpolation) == (256, 'short', 'bicubic')
         assert transform(loader.dataset.pipeline, 'CenterCrop').crop_size == 224
     for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        assert evaluator == dict(type='Accuracy', topk=(1, 5))
+        assert (evaluator.type, tuple(evaluator.topk)) == ('Accuracy', (1, 5))
     return cfg
 
 
@@ -167,6 +167,7 @@ def check_lr_curve(config: str, *, lr: float, epochs: int, warmup_epochs: int,
     curve = []
     for _ in range(total_iters):
         curve.append((head['lr'], embed['lr']))
+        optim_wrapper.optimizer.step()  # no gradients: only keeps the step order of a run
         for scheduler in schedulers:
             scheduler.step()
 

@@ -86,7 +86,7 @@ def test_config_holds_every_table_5_value(model):
         assert dataset.data_prefix == dict(img_path=f'images/{split}',
                                            seg_map_path=f'annotations/{split}')
     for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        assert evaluator == dict(type='IoUMetric', iou_metrics=['mIoU'])
+        assert evaluator.type == 'IoUMetric' and evaluator.iou_metrics == ['mIoU']
 
 
 @pytest.mark.parametrize('model', ['b', 'l'])

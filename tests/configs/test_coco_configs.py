@@ -89,7 +89,8 @@ def test_every_parameter_learns_at_the_base_lr_and_only_matrices_decay():
         expected = 0. if no_weight_decay(name, group['params'][0]) else WEIGHT_DECAY
         assert group['weight_decay'] == expected, name
     # A few by name, so that the rule above is seen to cover each kind.
-    for name in ('backbone.layers.2.blocks.17.attn.q_bias', 'backbone.layers.2.blocks.17.norm1.weight',
+    for name in ('backbone.layers.2.blocks.17.attn.q_bias',
+                 'backbone.layers.2.blocks.17.norm1.weight',
                  'backbone.layers.0.blocks.0.attn.logit_scale',
                  'backbone.layers.0.blocks.0.attn.cpb_mlp.0.weight', 'backbone.out_norms.0.bias',
                  'neck.lateral_convs.0.conv.bias', 'roi_head.bbox_head.fc_cls.bias'):

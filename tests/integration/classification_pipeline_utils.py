@@ -31,12 +31,18 @@ def classification_options(data_root, checkpoint):
     return options
 
 
-def check_fine_tuning_run(work_dir, checkpoint):
-    """Two finite training losses, one top-1/top-5 evaluation, a trained backbone."""
+def check_fine_tuning_run(work_dir, checkpoint, layer_decay):
+    """Two finite training losses with layer-decayed lrs, one top-1/top-5 evaluation, and a
+    backbone that started from ``checkpoint`` and then changed."""
     scalars = read_scalars(work_dir)
     losses = [s for s in scalars if 'loss' in s]
     assert [s['iter'] for s in losses] == [1, 2]
     assert all(np.isfinite(s['loss']) for s in losses)
+    # The warm-up starts at 1e-6; the logged lr is that of the first parameter group, the
+    # patch embedding (layer 0), decay ** (sum(depths) + 1) times the top layers' lr.
+    assert abs(losses[0]['base_lr'] - 1e-6) < 1e-12
+    for s in losses:
+        assert abs(s['lr'] / s['base_lr'] - layer_decay ** (sum(TINY_ARCH['depths']) + 1)) < 1e-6
     metrics = [s for s in scalars if 'accuracy/top1' in s]
     assert len(metrics) == 1
     for key in ('accuracy/top1', 'accuracy/top5'):

@@ -23,6 +23,25 @@ def tiny_backbone_options(key: str = 'model.backbone') -> Dict[str, object]:
     return options
 
 
+def narrow_mask_rcnn_options(width: int = 32) -> Dict[str, object]:
+    """cfg-options that narrow mmdet's Mask R-CNN FPN and heads from 256 to ``width`` channels
+    and sample fewer RoIs: at 256 channels the heads, not the backbone, take most of the time."""
+    return {
+        'model.neck.out_channels': width,
+        'model.rpn_head.in_channels': width,
+        'model.rpn_head.feat_channels': width,
+        'model.roi_head.bbox_roi_extractor.out_channels': width,
+        'model.roi_head.bbox_head.in_channels': width,
+        'model.roi_head.bbox_head.fc_out_channels': 2 * width,
+        'model.roi_head.mask_roi_extractor.out_channels': width,
+        'model.roi_head.mask_head.in_channels': width,
+        'model.roi_head.mask_head.conv_out_channels': width,
+        'model.train_cfg.rcnn.sampler.num': 64,
+        'model.test_cfg.rpn.max_per_img': 100,
+        'model.test_cfg.rcnn.max_per_img': 20,
+    }
+
+
 def save_simmim_checkpoint(path: Path) -> Path:
     """A tiny backbone saved as SimMIM pre-training leaves it: 192 px, window 12, ``backbone.``."""
     from mim_scaling.models.backbones import SwinV2

@@ -38,5 +38,5 @@ def test_imagenet_fine_tuning_trains_from_simmim_checkpoint_and_evaluates(
     work_dir = tmp_path / 'work'
     train('configs/imagenet/swinv2-b_ft_in1k.py', work_dir,
           classification_options(imagenet_root, checkpoint))
-    trained = check_fine_tuning_run(work_dir, checkpoint)
+    trained = check_fine_tuning_run(work_dir, checkpoint, layer_decay=0.75)
     assert trained['head.fc.weight'].shape == (1000, 8 * TINY_ARCH['embed_dims'])

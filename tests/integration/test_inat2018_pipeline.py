@@ -46,5 +46,5 @@ def test_inat2018_fine_tuning_trains_from_simmim_checkpoint_and_evaluates(inat_r
     work_dir = tmp_path / 'work'
     train('configs/inat2018/swinv2-s_ft_inat2018.py', work_dir,
           classification_options(inat_root, checkpoint))
-    trained = check_fine_tuning_run(work_dir, checkpoint)
+    trained = check_fine_tuning_run(work_dir, checkpoint, layer_decay=0.8)
     assert trained['head.fc.weight'].shape == (NUM_SPECIES, 8 * TINY_ARCH['embed_dims'])

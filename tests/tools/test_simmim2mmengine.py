@@ -1,5 +1,6 @@
 """The checkpoint converter reads the authors' released format, timm state dicts and our own
 pre-training checkpoints, safely, into weights that give timm's features."""
+import importlib.util
 import re
 import subprocess
 import sys
@@ -20,12 +21,23 @@ OURS = dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2]
             img_size=64, window_size=4)
 
 
+MARKER = Path('/tmp/mim_scaling_converter_ran_code')
+
+
 class CfgNode(dict):
-    """Stands for the yacs config object that the released checkpoints pickle."""
+    """Stands for the yacs config object that the released checkpoints pickle: a dict
+    subclass with attributes. Its code must not run when the checkpoint is read."""
+
+    def __setstate__(self, state):
+        MARKER.touch()
+        self.__dict__.update(state)
+
+
+class Exploit:
+    """A pickled callable: unpickling it would run ``MARKER.touch()``."""
 
     def __reduce__(self):
-        # Unpickling this would run code: the converter must never do it.
-        return (Path('/tmp/mim_scaling_converter_ran_code').touch, ())
+        return (MARKER.touch, ())
 
 
 def timm_model():
@@ -50,12 +62,27 @@ def released_format(model) -> dict:
     encoder['encoder.mask_token'] = torch.randn(1, 1, 16)
     encoder['decoder.0.weight'] = torch.randn(32 * 32 * 3, 128, 1, 1)
     encoder['decoder.0.bias'] = torch.randn(32 * 32 * 3)
-    return dict(model=encoder, config=CfgNode(MODEL='swinv2'), epoch=99)
+    config = CfgNode(MODEL='swinv2')
+    config.frozen = True
+    return dict(model=encoder, config=config, epoch=99)
 
 
 def run_tool(*args):
+    """The command line, as a user runs it."""
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT)
+
+
+def convert(*args):
+    """The tool's main() in this process (faster); returns its exit message, or None."""
+    spec = importlib.util.spec_from_file_location('simmim2mmengine', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    try:
+        tool.main([str(a) for a in args])
+    except SystemExit as e:
+        return str(e.code)
+    return None
 
 
 def features(backbone, x):
@@ -67,12 +94,11 @@ def test_released_checkpoint_converts_safely_and_gives_timms_features(tmp_path):
     ref = timm_model()
     src, dst = tmp_path / 'swinv2_tiny_1k_125k.pth', tmp_path / 'converted.pth'
     torch.save(released_format(ref), src)
-    marker = Path('/tmp/mim_scaling_converter_ran_code')
-    marker.unlink(missing_ok=True)
+    MARKER.unlink(missing_ok=True)
 
     result = run_tool(src, dst)
     assert result.returncode == 0, result.stderr
-    assert not marker.exists(), 'the pickled config object was executed'
+    assert not MARKER.exists(), 'code of the pickled config object ran'
 
     state = safe_load(dst)['state_dict']  # the output loads with weights_only=True
     assert 'neck.decoder.0.weight' in state and 'backbone.mask_token' in state
@@ -85,12 +111,23 @@ def test_released_checkpoint_converts_safely_and_gives_timms_features(tmp_path):
     torch.testing.assert_close(features(backbone, x), expected, atol=1e-4, rtol=0)
 
 
+def test_a_checkpoint_with_a_pickled_callable_is_refused_and_nothing_runs(tmp_path):
+    src = tmp_path / 'evil.pth'
+    checkpoint = released_format(timm_model())
+    checkpoint['config'] = Exploit()
+    torch.save(checkpoint, src)
+    MARKER.unlink(missing_ok=True)
+    error = convert(src, tmp_path / 'out.pth')
+    assert 'Refused to load checkpoint' in error and 'touch' in error
+    assert not MARKER.exists()
+    assert not (tmp_path / 'out.pth').exists()
+
+
 def test_backbone_only_output_initialises_a_downstream_backbone(tmp_path):
     ref = timm_model()
     src, dst = tmp_path / 'timm_state_dict.pth', tmp_path / 'backbone.pth'
     torch.save(ref.state_dict(), src)  # a plain timm state dict
-    result = run_tool(src, dst, '--backbone-only')
-    assert result.returncode == 0, result.stderr
+    assert convert(src, dst, '--backbone-only') is None
     assert all(k.startswith('backbone.') for k in safe_load(dst)['state_dict'])
 
     # A window-8 fine-tuning backbone with dense outputs takes it through init_cfg.
@@ -98,8 +135,8 @@ def test_backbone_only_output_initialises_a_downstream_backbone(tmp_path):
                       out_indices=(0, 1, 2, 3),
                       init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
     backbone.init_weights()
-    torch.testing.assert_close(backbone.layers[1].blocks[1].attn.cpb_mlp[0].weight,
-                               ref.layers[1].blocks[1].attn.cpb_mlp[0].weight)
+    torch.testing.assert_close(backbone.layers[2].blocks[1].attn.cpb_mlp[0].weight,
+                               ref.layers[2].blocks[1].attn.cpb_mlp[0].weight)
     torch.testing.assert_close(backbone.layers[0].downsample.reduction.weight,
                                ref.layers[1].downsample.reduction.weight)
 
@@ -107,15 +144,12 @@ def test_backbone_only_output_initialises_a_downstream_backbone(tmp_path):
 def test_a_file_without_swinv2_weights_is_rejected_clearly(tmp_path):
     src = tmp_path / 'resnet.pth'
     torch.save({'conv1.weight': torch.zeros(8, 3, 7, 7)}, src)
-    result = run_tool(src, tmp_path / 'out.pth')
-    assert result.returncode != 0
-    assert 'no SwinV2 weights found' in result.stderr
+    assert 'no SwinV2 weights found' in convert(src, tmp_path / 'out.pth')
     assert not (tmp_path / 'out.pth').exists()
 
 
 def test_a_missing_source_is_reported(tmp_path):
-    result = run_tool(tmp_path / 'nope.pth', tmp_path / 'out.pth')
-    assert result.returncode != 0 and 'does not exist' in result.stderr
+    assert 'does not exist' in convert(tmp_path / 'nope.pth', tmp_path / 'out.pth')
 
 
 @pytest.mark.parametrize('wrong', ['width', 'depth'])

@@ -25,48 +25,66 @@ def toy_config(tmp_path, monkeypatch):
     return toy_task.write_config(str(tmp_path))
 
 
-def run_tool(tool, *args, cwd):
-    env = dict(os.environ,
-               PYTHONPATH=os.pathsep.join([TOY_DIR, os.environ.get('PYTHONPATH', '')]))
-    result = subprocess.run([sys.executable, osp.join(TOOLS, tool), *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-5000:]
-    return log
+@pytest.fixture
+def train_tool(monkeypatch):
+    """tools/train.py as a module, called in-process to save start-up time."""
+    monkeypatch.syspath_prepend(TOOLS)  # for its sibling runner_setup
+    monkeypatch.setenv('LOCAL_RANK', '0')  # the tool sets it; restored afterwards
+    return importlib.import_module('train')
+
+
+def call(tool, capsys, *argv, name):
+    """Runs ``tool.main(argv)`` as its own experiment and returns what it logged."""
+    capsys.readouterr()
+    tool.main([*argv, '--cfg-options', f'experiment_name={name}'])
+    return capsys.readouterr().out
 
 
 def final_weights(work_dir):
     return torch.load(osp.join(work_dir, 'weights_rank0.pth'), weights_only=True)
 
 
-def test_resume_auto_continues_from_the_latest_checkpoint(toy_config, tmp_path):
-    run_tool('train.py', toy_config, '--work-dir', 'straight', '--cfg-options',
-             'train_cfg.max_iters=6', cwd=tmp_path)
-    run_tool('train.py', toy_config, '--work-dir', 'interrupted', cwd=tmp_path)  # 4 iters
-    assert (tmp_path / 'interrupted' / 'iter_4.pth').is_file()
+def test_resume_auto_continues_from_the_latest_checkpoint(train_tool, toy_config, tmp_path,
+                                                          capsys):
+    train = train_tool
+    straight, interrupted = str(tmp_path / 'straight'), str(tmp_path / 'interrupted')
+    call(train, capsys, toy_config, '--work-dir', straight, '--cfg-options',
+         'train_cfg.max_iters=6', name='straight')
+    call(train, capsys, toy_config, '--work-dir', interrupted, name='interrupted')  # 4 iters
+    assert osp.isfile(osp.join(interrupted, 'iter_4.pth'))
 
-    log = run_tool('train.py', toy_config, '--work-dir', 'interrupted', '--resume',
-                   '--cfg-options', 'train_cfg.max_iters=6', cwd=tmp_path)
+    log = call(train, capsys, toy_config, '--work-dir', interrupted, '--resume',
+               '--cfg-options', 'train_cfg.max_iters=6', name='resumed')
 
     assert 'resumed epoch: 0, iter: 4' in log
     assert 'Iter(train) [5/6]' in log and 'Iter(train) [1/6]' not in log
-    straight = final_weights(tmp_path / 'straight')
-    for key, weight in final_weights(tmp_path / 'interrupted').items():
-        torch.testing.assert_close(weight, straight[key])
+    # Same data order, optimizer momentum and weights as the uninterrupted run.
+    expected = final_weights(straight)
+    for key, weight in final_weights(interrupted).items():
+        torch.testing.assert_close(weight, expected[key])
 
 
-def test_resume_from_path_and_test_with_out(toy_config, tmp_path):
-    run_tool('train.py', toy_config, '--work-dir', 'first', cwd=tmp_path)
-    log = run_tool('train.py', toy_config, '--work-dir', 'second', '--resume',
-                   str(tmp_path / 'first' / 'iter_2.pth'), cwd=tmp_path)
+def test_resume_from_a_path_then_test_with_out(train_tool, toy_config, tmp_path, capsys):
+    first, second = str(tmp_path / 'first'), str(tmp_path / 'second')
+    call(train_tool, capsys, toy_config, '--work-dir', first, name='first')
+    log = call(train_tool, capsys, toy_config, '--work-dir', second, '--resume',
+               osp.join(first, 'iter_2.pth'), name='from_path')
     assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [3/4]' in log
 
-    log = run_tool('test.py', toy_config, str(tmp_path / 'second' / 'iter_4.pth'), '--out',
-                   'preds.pkl', cwd=tmp_path)
+    # tools/test.py as a script, as users run it.
+    env = dict(os.environ,
+               PYTHONPATH=os.pathsep.join([TOY_DIR, os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run(
+        [sys.executable, osp.join(TOOLS, 'test.py'), toy_config, osp.join(second, 'iter_4.pth'),
+         '--out', 'preds.pkl'], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+
     # No --work-dir: mmdet's default, ./work_dirs/<config name>.
     assert (tmp_path / 'work_dirs' / 'toy_regression').is_dir()
     predictions = mmengine.load(tmp_path / 'preds.pkl')
-    weights = final_weights(tmp_path / 'second')
+    weights = final_weights(second)
     import toy_task
     dataset = toy_task.ToyRegressionDataset()
     expected = dataset.inputs @ weights['linear.weight'][0] + weights['linear.bias'][0]
@@ -74,13 +92,6 @@ def test_resume_from_path_and_test_with_out(toy_config, tmp_path):
     mse = float(((expected - dataset.targets)**2).mean())
     logged = re.search(r'mse: ([0-9.]+)', log)
     assert logged and float(logged.group(1)) == pytest.approx(mse, rel=1e-3)
-
-
-@pytest.fixture
-def train_tool(monkeypatch):
-    monkeypatch.syspath_prepend(TOOLS)
-    monkeypatch.setenv('LOCAL_RANK', '0')  # the tool sets it; restored afterwards
-    return importlib.import_module('train')
 
 
 def test_amp_without_gpu_stops_with_a_clear_message(train_tool, toy_config, monkeypatch):

@@ -9,6 +9,7 @@ Example::
     python tools/analysis/benchmark_target.py --batch 8 --size 192 --repeats 5
 """
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -35,22 +36,28 @@ def avg_pool_target(x: torch.Tensor, window_size: int = WINDOW_SIZE,
     return (x - mean) / (var + eps).sqrt()
 
 
-def median_time(fn, x: torch.Tensor, repeats: int) -> float:
-    """Median wall time of ``fn(x)`` in seconds, after a warm-up."""
+def median_times(fns, x: torch.Tensor, repeats: int) -> list:
+    """Median wall time in seconds of each ``fn(x)``, after a warm-up.
+
+    The functions take turns in every repeat, so that a change of load on a shared machine
+    weighs on all of them alike.
+    """
     def sync():
         if x.device.type == 'cuda':
             torch.cuda.synchronize(x.device)
 
-    for _ in range(WARMUP):
-        fn(x)
-    times = []
+    for fn in fns:
+        for _ in range(WARMUP):
+            fn(x)
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn(x)
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, fn_times in zip(fns, times):
+            sync()
+            start = time.perf_counter()
+            fn(x)
+            sync()
+            fn_times.append(time.perf_counter() - start)
+    return [statistics.median(fn_times) for fn_times in times]
 
 
 def parse_args():
@@ -59,26 +66,32 @@ def parse_args():
     parser.add_argument('--size', type=int, default=192, help='image side in pixels')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs of each method')
     parser.add_argument('--device', default='cpu', help='e.g. cpu or cuda')
+    parser.add_argument('--threads', type=int,
+                        help="CPU threads of torch (defaults to torch's choice); on CPUs "
+                        'shared with other jobs one thread avoids waiting at thread barriers')
     args = parser.parse_args()
-    for name in ('batch', 'size', 'repeats'):
-        if getattr(args, name) < 1:
+    for name in ('batch', 'size', 'repeats', 'threads'):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f'--{name} must be at least 1, got {getattr(args, name)}')
     return args
 
 
 def main():
     args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size, generator=generator).to(device)
     target = SlidingWindowNormTarget(WINDOW_SIZE, EPS).to(device)
 
-    print(f'torch {torch.__version__}, device {device}, {torch.get_num_threads()} CPU threads, '
-          f'{platform.machine()}')
+    # The load average tells whether other work shared the CPUs during the timing.
+    load = f', load average {os.getloadavg()[0]:.1f}' if hasattr(os, 'getloadavg') else ''
+    print(f'torch {torch.__version__}, device {device}, {platform.machine()} with '
+          f'{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads{load}')
     print(f'input {tuple(x.shape)} float32, window {WINDOW_SIZE}, '
-          f'median of {args.repeats} after {WARMUP} warm-up runs')
-    ours = median_time(target, x, args.repeats)
-    reference = median_time(avg_pool_target, x, args.repeats)
+          f'median of {args.repeats} alternating runs after {WARMUP} warm-up runs')
+    ours, reference = median_times([target, avg_pool_target], x, args.repeats)
     print(f'cumulative-sum box filter (ours): {ours * 1e3:10.2f} ms')
     print(f'avg_pool2d formula (float32):     {reference * 1e3:10.2f} ms')
     print(f'speed-up:                         {reference / ours:10.1f}x')

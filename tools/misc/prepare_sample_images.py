@@ -19,9 +19,9 @@ from skimage import data
 # 256 px on the short side so that 192-px crops stay sharp.
 PHOTOS = ['astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field',
           'immunohistochemistry', 'camera', 'coins', 'moon', 'page', 'text', 'grass', 'gravel',
-          'brick', 'colorwheel', 'logo', 'motorcycle_left', 'motorcycle_right', 'cat', 'retina',
+          'brick', 'colorwheel', 'logo', 'motorcycle_left', 'motorcycle_right', 'retina',
           'microaneurysms', 'eagle', 'horse', 'clock']
-VAL = ['chelsea', 'coins', 'motorcycle_right']
+VAL = ['chelsea', 'coins', 'rocket']  # data.cat() is chelsea again: not listed
 
 
 def load(name: str):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from mim_scaling.checkpoint import load_foreign_checkpoint
+from mim_scaling.checkpoint import UnsafeCheckpointError, load_foreign_checkpoint
 from mim_scaling.models.backbones.swinv2_state_dict import (to_backbone_state_dict,
                                                             unwrap_state_dict)
 
@@ -56,9 +56,10 @@ def main(argv=None):
 
     if not Path(args.src).is_file():
         sys.exit(f'error: {args.src} does not exist')
-    checkpoint = load_foreign_checkpoint(args.src)
     try:
-        converted = convert(checkpoint, args.backbone_only)
+        converted = convert(load_foreign_checkpoint(args.src), args.backbone_only)
+    except UnsafeCheckpointError as e:
+        sys.exit(f'error: {e}')
     except ValueError as e:
         sys.exit(f'error: {args.src}: {e}')
     Path(args.dst).parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ train_pipeline = [
         interpolation='bilinear'),
     dict(type='RandomFlip', prob=0.5),
     mask_generator,
-    dict(type='PackInputs', algorithm_keys=['mask']),
+    dict(type='PackInputs'),  # packs results['mask'] as a tensor by itself
 ]
 # Deterministic: the same crops and, through the seeded generator, the same masks at every
 # validation, so that validation losses of one run (and of different runs) compare.
@@ -31,7 +31,7 @@ val_pipeline = [
          interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=192),
     dict(mask_generator, seed=0),
-    dict(type='PackInputs', algorithm_keys=['mask']),
+    dict(type='PackInputs'),  # packs results['mask'] as a tensor by itself
 ]
 
 # 2048 images per iteration: 16 GPUs x 128 (see each config for larger models).

@@ -24,7 +24,3 @@ test_cfg = dict()
 
 # --auto-scale-lr rescales the lr linearly from this total batch.
 auto_scale_lr = dict(base_batch_size=2048, enable=False)
-
-# Validate and save every epoch; keep the last 3 checkpoints and the best top-1.
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                                     save_best='auto'))

@@ -20,7 +20,8 @@ class SimMIMMaskGenerator(BaseTransform):
     36 cells of 32 px are masked, which gives a 48x48 token mask.
 
     Added key: ``mask`` (np.ndarray of uint8, 1 = masked), shape (tokens, tokens). Pack it
-    into the data sample with ``dict(type='PackInputs', algorithm_keys=['mask'])``.
+    into the data sample with ``dict(type='PackInputs')``, which turns it into a tensor
+    (listing it in ``algorithm_keys`` would overwrite that with the raw array).
 
     Randomness:
 

@@ -1,4 +1,6 @@
 """Keeps a loss-curve PNG of the run up to date in its work dir."""
+import os.path as osp
+
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
@@ -11,7 +13,9 @@ class LossCurveHook(Hook):
     """Plots train and validation loss to ``<work_dir>/<filename>`` after every validation
     and at the end of training, from the scalar logs (so resumed runs plot whole).
 
-    Needs ``LocalVisBackend`` among the visualizer's backends.
+    Needs ``LocalVisBackend`` among the visualizer's backends, and, for iteration-based
+    training, ``LoggerHook(log_metric_by_epoch=False)`` so that validation losses are logged
+    at their iteration.
     """
 
     priority = 'VERY_LOW'  # after LoggerHook has written the scalars of this step
@@ -23,7 +27,7 @@ class LossCurveHook(Hook):
     def _plot(self, runner) -> None:
         out = f'{runner.work_dir}/{self.filename}'
         try:
-            plot_loss_curves({runner.experiment_name: runner.work_dir}, out)
+            plot_loss_curves({osp.basename(osp.normpath(runner.work_dir)): runner.work_dir}, out)
         except FileNotFoundError as e:
             runner.logger.warning(f'LossCurveHook: {e}')
             return

@@ -21,9 +21,9 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
     The lr of a parameter with layer id ``k`` out of ``num_layers`` is
     ``lr * layer_decay_rate ** (num_layers - 1 - k)``; ids come from
     ``model.backbone.get_layer_depth(name, 'backbone.')``, and parameters outside the
-    backbone get the last id. When the optimizer has a weight decay, 1-D parameters
-    (norms, biases, q/v biases: the reference's rule) and those whose name contains one of
-    ``NO_WEIGHT_DECAY_KEYS`` get none; ``paramwise_cfg`` entries override these defaults.
+    backbone get the last id. 1-D parameters (norms, biases, q/v biases: the reference's
+    rule) and those whose name contains one of ``NO_WEIGHT_DECAY_KEYS`` get no weight decay;
+    ``paramwise_cfg`` entries override these defaults.
 
     Example::
 
@@ -34,12 +34,16 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None):
+        # mmpretrain's constructor needs a weight decay to report its groups, and AdamW's
+        # implicit default (0.01) is too easy to get by accident: ask for it.
+        if optim_wrapper_cfg.get('optimizer', {}).get('weight_decay') is None:
+            raise ValueError('LayerDecayOptimWrapperConstructor needs optimizer.weight_decay '
+                             '(0 for none)')
         paramwise_cfg = dict(paramwise_cfg or {})
-        if optim_wrapper_cfg.get('optimizer', {}).get('weight_decay') is not None:
-            custom_keys = {key: dict(decay_mult=0.) for key in NO_WEIGHT_DECAY_KEYS}
-            custom_keys.update(paramwise_cfg.get('custom_keys', {}))
-            paramwise_cfg = dict(flat_decay_mult=0., **paramwise_cfg)
-            paramwise_cfg['custom_keys'] = custom_keys
+        custom_keys = {key: dict(decay_mult=0.) for key in NO_WEIGHT_DECAY_KEYS}
+        custom_keys.update(paramwise_cfg.get('custom_keys', {}))
+        paramwise_cfg = dict(flat_decay_mult=0., **paramwise_cfg)
+        paramwise_cfg['custom_keys'] = custom_keys
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',

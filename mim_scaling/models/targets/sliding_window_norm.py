@@ -59,25 +59,37 @@ class SlidingWindowNormTarget(nn.Module):
         self.eps = eps
 
     @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Return the normalised target of ``images`` (N, C, H, W), same shape and dtype."""
+    def local_statistics(self, images: torch.Tensor):
+        """(mean, std) of each pixel's window, in float64, each of the shape of ``images``."""
         if images.dim() != 4:
             raise ValueError(f'expected images of shape (N, C, H, W), got {tuple(images.shape)}')
         if not images.is_floating_point():
             raise ValueError(f'expected floating-point images, got {images.dtype}')
         radius = self.window_size // 2
-        x = images.double()
-        # One pass of the filter for x and x^2 together.
-        sums = _box_sum(_box_sum(torch.stack([x, x * x]), -1, radius), -2, radius)
-        sum_x, sum_x2 = sums.unbind(0)
         height, width = images.shape[-2:]
-        count = (_window_count(height, radius, x.device)[:, None]
-                 * _window_count(width, radius, x.device)[None, :]).to(x.dtype)
-        mean = sum_x / count
-        # (mean(x^2) - mean^2) * n / (n - 1) written as (sum x^2 - sum x * mean) / (n - 1);
-        # a single-pixel window has no spread, hence the clamp of the divisor.
-        var = ((sum_x2 - sum_x * mean) / (count - 1).clamp(min=1)).clamp(min=0)
-        return ((x - mean) / (var + self.eps).sqrt()).to(images.dtype)
+        count = (_window_count(height, radius, images.device)[:, None]
+                 * _window_count(width, radius, images.device)[None, :]).double()
+        x = images.double()
+        # One pass of the filter for x and x^2 together, then fused in-place steps: fewer
+        # passes over memory and fewer allocations, which matters more than the arithmetic.
+        means = _box_sum(_box_sum(torch.stack([x, x * x]), -1, radius), -2, radius).div_(count)
+        mean, mean_sq = means.unbind(0)
+        # A single-pixel window has no spread, hence the clamp of n - 1.
+        var = mean_sq.addcmul_(mean, mean, value=-1).mul_(count / (count - 1).clamp(min=1))
+        return mean, var.clamp_(min=0).add_(self.eps).sqrt_()
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the normalised target of ``images`` (N, C, H, W), same shape and dtype."""
+        mean, std = self.local_statistics(images)
+        return (images.double() - mean).div_(std).to(images.dtype)
+
+    @torch.no_grad()
+    def denormalize(self, target: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Map a target-space prediction back to image space with the statistics of
+        ``images`` (for looking at reconstructions: inverse of :meth:`forward`)."""
+        mean, std = self.local_statistics(images)
+        return (target.double() * std + mean).to(target.dtype)
 
     def extra_repr(self) -> str:
         return f'window_size={self.window_size}, eps={self.eps}'

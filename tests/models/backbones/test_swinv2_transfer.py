@@ -3,6 +3,9 @@
 import ast
 import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +13,7 @@ from mmengine.logging import MMLogger
 
 from mim_scaling.models.backbones import SwinV2
 
+REPO = Path(__file__).resolve().parents[3]
 ARCH = dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2])
 PRETRAINED_WINDOWS = [12, 12, 12, 6]  # 192 px, window 12: stage maps 48, 24, 12, 6
 # Fine-tuning settings: (img_size, window, out_indices, windows per stage after clipping).
@@ -142,3 +146,24 @@ def test_checkpoint_of_fewer_blocks_is_refused(save):
     shallower = SwinV2(arch=dict(ARCH, depths=[1, 1, 1, 1]), img_size=192, window_size=12)
     with pytest.raises(ValueError, match=r'missing: layers\.2\.blocks\.1\.'):
         fine_tuning_backbone(save(shallower.state_dict()), CLASSIFICATION)
+
+
+def test_released_checkpoint_transfers_after_the_converter(pretrained, tmp_path):
+    """The authors' format (``model`` with ``encoder.``/``decoder.``, old ``rpe_mlp`` names,
+    window-12 tables) through tools/model_converters/simmim2mmengine.py --backbone-only."""
+    released = {}
+    for name, value in pretrained.state_dict().items():
+        name = name.replace('.cpb_mlp.', '.rpe_mlp.')
+        released[f'encoder.{name}'] = value.reshape(1, 1, -1) if name == 'mask_token' else value
+    for name, buffer in pretrained.named_buffers():  # stored by the reference, never loaded
+        released[f'encoder.{name}'] = buffer
+    released['decoder.0.weight'] = torch.randn(32 * 32 * 3, 8 * ARCH['embed_dims'], 1, 1)
+    src, dst = tmp_path / 'swinv2_tiny_1k_125k.pth', tmp_path / 'backbone.pth'
+    torch.save({'model': released, 'epoch': 99, 'config': {'MODEL': {'TYPE': 'swinv2'}}}, src)
+    subprocess.run([sys.executable, 'tools/model_converters/simmim2mmengine.py', str(src),
+                    str(dst), '--backbone-only'], cwd=REPO, check=True, capture_output=True)
+
+    backbone = fine_tuning_backbone(str(dst), CLASSIFICATION)
+    source = pretrained.state_dict()
+    for name, value in backbone.state_dict().items():
+        assert torch.equal(value, source[name]), name

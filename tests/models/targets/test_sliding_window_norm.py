@@ -124,3 +124,10 @@ def test_rejects_bad_input():
         target(torch.randn(3, 32, 32))
     with pytest.raises(ValueError, match='floating-point'):
         target(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+
+
+def test_denormalize_inverts_the_target():
+    target = SlidingWindowNormTarget(window_size=7)
+    images = torch.randn(2, 3, 20, 24)
+    torch.testing.assert_close(target.denormalize(target(images), images), images,
+                               atol=1e-5, rtol=1e-5)
