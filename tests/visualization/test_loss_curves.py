@@ -20,7 +20,8 @@ def test_resumed_runs_are_merged_and_a_cut_line_is_skipped(tmp_path):
         tail='{"loss": 0.8, "st')  # the process died while writing
     # Resumed from the checkpoint of iteration 20: iteration 30 is trained again.
     write_scalars(tmp_path, '20260101_010000', [
-        dict(loss=0.84, step=30), dict(loss=0.7, step=40), {'reconstruction/loss': 0.75, 'step': 40}])
+        dict(loss=0.84, step=30), dict(loss=0.7, step=40),
+        {'reconstruction/loss': 0.75, 'step': 40}])
     train, val = read_loss_curves(tmp_path)
     assert train == {10: 1.0, 20: 0.9, 30: 0.84, 40: 0.7}
     assert val == {20: 0.95, 40: 0.75}

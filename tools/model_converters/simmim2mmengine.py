@@ -33,8 +33,8 @@ def convert(checkpoint: dict, backbone_only: bool = False) -> dict:
     """mmengine checkpoint dict (``meta`` and ``state_dict``) from a loaded source checkpoint."""
     backbone = to_backbone_state_dict(checkpoint)
     if not any(k.startswith('layers.') for k in backbone):
-        raise ValueError('no SwinV2 weights found (expected keys like layers.0.blocks.0.attn.qkv.weight, '
-                         'possibly under encoder. or backbone.)')
+        raise ValueError('no SwinV2 weights found (expected keys like '
+                         'layers.0.blocks.0.attn.qkv.weight, possibly under encoder. or backbone.)')
     state = {f'backbone.{k}': v for k, v in backbone.items()}
     if not backbone_only:
         tensors = unwrap_state_dict(checkpoint)

@@ -138,7 +138,8 @@ class WindowAttention(nn.Module):
         else:
             # Fold windows into the head dimension so that one (1, nW*heads, N, N) mask
             # broadcasts over the batch instead of being copied for every image.
-            mask = (mask + shift_mask.unsqueeze(1).to(q.dtype)).reshape(1, nW * self.num_heads, N, N)
+            mask = mask + shift_mask.unsqueeze(1).to(q.dtype)
+            mask = mask.reshape(1, nW * self.num_heads, N, N)
             shape = (B, nW * self.num_heads, N, -1)
         out = F.scaled_dot_product_attention(
             q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=mask, scale=1.0)
@@ -364,11 +365,12 @@ class SwinV2(BaseModule):
         ignored = sorted(k for k in state if k not in own)
         bad_extra = [k for k in ignored if k != 'mask_token' and not k.startswith('out_norms.')]
         if wrong_shape or bad_missing or bad_extra:
+            problems = (wrong_shape + [f'missing: {k}' for k in bad_missing[:20]]
+                        + [f'not in the model: {k}' for k in bad_extra[:20]])
             raise ValueError(
                 f'Checkpoint {filename} does not fit this SwinV2 '
-                f'(embed_dims={self.embed_dims}, depths={list(self.depths)}):\n  ' +
-                '\n  '.join(wrong_shape + [f'missing: {k}' for k in bad_missing[:20]] +
-                             [f'not in the model: {k}' for k in bad_extra[:20]]))
+                f'(embed_dims={self.embed_dims}, depths={list(self.depths)}):\n  '
+                + '\n  '.join(problems))
         self.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
         # What the checkpoint lacks still needs its default initialisation.
         for i, norm in self.out_norms.items():
