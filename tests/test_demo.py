@@ -14,8 +14,9 @@ CONFIG = ROOT / 'configs/demo/simmim_swinv2-demo_300it_skimage.py'
 
 def test_demo_pretraining_writes_plots(tmp_path):
     data = tmp_path / 'photos'
-    subprocess.run([sys.executable, 'tools/misc/prepare_sample_images.py', str(data)],
-                   cwd=ROOT, check=True)
+    prepared = subprocess.run([sys.executable, 'tools/misc/prepare_sample_images.py', str(data)],
+                              cwd=ROOT, capture_output=True, text=True)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
     assert len(list((data / 'train').glob('*.png'))) >= 8
     work_dir = tmp_path / 'work'
     result = subprocess.run(
