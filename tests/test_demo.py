@@ -1,11 +1,16 @@
 """The README's main job, shortened: SimMIM pre-training through tools/train.py on the bundled
-photographs writes a loss curve and a reconstruction figure, and logs the validation loss."""
+photographs writes a loss curve and a reconstruction figure, and logs the validation loss;
+its checkpoint converts into a backbone checkpoint for downstream tasks."""
 import subprocess
 import sys
 from pathlib import Path
 
+import torch
+from mmengine.config import Config
 from PIL import Image
 
+from mim_scaling.checkpoint import safe_load
+from mim_scaling.registry import MODELS
 from mim_scaling.visualization import read_loss_curves
 
 ROOT = Path(__file__).parents[1]
@@ -35,3 +40,19 @@ def test_demo_pretraining_writes_plots(tmp_path):
     assert (work_dir / 'iter_4.pth').exists()
     train, val = read_loss_curves(work_dir)
     assert sorted(train) == [1, 2, 3, 4] and sorted(val) == [2, 4]  # at their iterations
+
+    # Our own pre-training checkpoint -> backbone weights for a downstream init_cfg.
+    backbone_file = tmp_path / 'backbone.pth'
+    converted = subprocess.run(
+        [sys.executable, 'tools/model_converters/simmim2mmengine.py', str(work_dir / 'iter_4.pth'),
+         str(backbone_file), '--backbone-only'], cwd=ROOT, capture_output=True, text=True)
+    assert converted.returncode == 0, converted.stderr[-3000:]
+    trained = safe_load(work_dir / 'iter_4.pth')['state_dict']
+    backbone_cfg = Config.fromfile(CONFIG).model.backbone
+    backbone_cfg.update(img_size=224, window_size=14, pretrained_window_sizes=[12, 12, 12, 6],
+                        use_mask_token=False,
+                        init_cfg=dict(type='Pretrained', checkpoint=str(backbone_file)))
+    backbone = MODELS.build(backbone_cfg)
+    backbone.init_weights()
+    for name, value in backbone.state_dict().items():
+        torch.testing.assert_close(value, trained[f'backbone.{name}'])
