@@ -3,16 +3,14 @@
 The expected values are written here from the spec's tables, never read from our configs.
 """
 import re
-from pathlib import Path
 
 import torch
-from mmengine.config import Config
+from config_reading import REPO, load, transform  # noqa: F401
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
 from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
 
-REPO = Path(__file__).resolve().parents[2]
 
 # Rows of Tables 2 and 3 that hold for every model.
 COMMON = dict(
@@ -35,16 +33,6 @@ COMMON = dict(
 )
 # The reference's warm-up start and minimum lr: 2.5e-7 per 512 images (facts file).
 END_LR = 2.5e-7 * 2048 / 512
-
-
-def load(config: str) -> Config:
-    return Config.fromfile(str(REPO / config))
-
-
-def transform(pipeline, type_name):
-    found = [t for t in pipeline if t['type'] == type_name]
-    assert len(found) == 1, f'expected one {type_name} in {[t["type"] for t in pipeline]}'
-    return found[0]
 
 
 def check_table_row(config: str, *, arch: str, epochs: int, warmup_epochs: int,

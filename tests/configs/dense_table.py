@@ -4,31 +4,18 @@ The expected values are written in the tests from the spec's tables and the fact
 never read from our configs.
 """
 import re
-from pathlib import Path
 
 import torch
+from config_reading import REPO, load, transform  # noqa: F401
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-import mim_scaling  # noqa: F401  (registers the backbone and the optimizer constructor)
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Embedding widths C of the study's models (facts file); stages have C, 2C, 4C, 8C channels.
 WIDTH = dict(small=96, base=128, large=192)
 # Depths of SwinV2-S/B/L: layer ids 0 (patch embedding) .. 25 (final norm and heads).
 DEPTHS = [2, 2, 18, 2]
 PRETRAINED_WINDOW_SIZES = [12, 12, 12, 6]  # 192 px / window 12: the 6x6 last stage uses 6
-
-
-def load(config: str) -> Config:
-    return Config.fromfile(str(REPO / config))
-
-
-def transform(pipeline, type_name):
-    found = [t for t in pipeline if t['type'] == type_name]
-    assert len(found) == 1, f'expected one {type_name} in {[t["type"] for t in pipeline]}'
-    return found[0]
 
 
 def check_backbone(cfg: Config, *, arch: str, img_size: int, window_size: int,
