@@ -41,6 +41,15 @@ def test_demo_pretraining_writes_plots(tmp_path):
     train, val = read_loss_curves(work_dir)
     assert sorted(train) == [1, 2, 3, 4] and sorted(val) == [2, 4]  # at their iterations
 
+    # tools/test.py evaluates the same validation loss from the checkpoint.
+    tested = subprocess.run(
+        [sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'iter_4.pth'),
+         '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+         f'test_dataloader.dataset.data_root={data}'], cwd=ROOT, capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    logged = float(tested.stdout.rsplit('reconstruction/loss: ', 1)[1].split()[0])
+    assert abs(logged - val[4]) < 1e-3
+
     # Our own pre-training checkpoint -> backbone weights for a downstream init_cfg.
     backbone_file = tmp_path / 'backbone.pth'
     converted = subprocess.run(

@@ -21,7 +21,12 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
-log_processor = dict(by_epoch=False, window_size=10)
+log_processor = dict(
+    by_epoch=False,
+    window_size=10,
+    # mmengine averages every logged key matching 'loss' over the last 10 values, which for
+    # the validation loss would mix in earlier validations: log each one as it is.
+    custom_cfg=[dict(data_src='reconstruction/loss', method_name='mean', window_size=1)])
 log_level = 'INFO'
 load_from = None
 resume = False

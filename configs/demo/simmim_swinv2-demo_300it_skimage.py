@@ -40,6 +40,7 @@ val_dataloader = dict(
         data_prefix='val',
         with_label=False,
         pipeline={{_base_.val_pipeline}}))
+test_dataloader = val_dataloader
 
 # A batch of 8 instead of 2048 and a 1000x smaller model: a larger lr than Table 1's.
 optim_wrapper = dict(optimizer=dict(lr=1e-3))

@@ -55,3 +55,8 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='val',
                  pipeline=val_pipeline))
 val_evaluator = dict(type='mim_scaling.ReconstructionLoss')
+
+# tools/test.py computes the same loss: the ImageNet-1K validation loss of the model zoo's
+# tables, e.g. for a released checkpoint converted by tools/model_converters/simmim2mmengine.py.
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

@@ -27,6 +27,7 @@ param_scheduler = [
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=5000)
 val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
 
 # Rates above are for 2048 images per iteration; --auto-scale-lr rescales them to others.
 auto_scale_lr = dict(base_batch_size=2048, enable=False)
