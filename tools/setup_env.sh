@@ -60,6 +60,7 @@ WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-$PYTAG-torch$TORCH_VERSION"
 build_mmcv() {
   local work; work=$(mktemp -d)
   # For this build only: the final install below moves setuptools to what torch accepts.
+  echo "[setup_env] (pip may warn that torch wants setuptools>=77: expected during this build)"
   pip_ install -q "setuptools>=64,<70" wheel ninja || return 1
   # --no-build-isolation: mmcv's setup.py imports torch even to read its metadata.
   pip_ download -q --no-deps --no-binary :all: --no-build-isolation \
