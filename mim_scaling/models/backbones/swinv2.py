@@ -10,6 +10,7 @@ What this file adds to the reference: attention through
 window grid, as detection needs), NCHW outputs of any stage with one norm each, a SimMIM
 mask token, activation checkpointing, frozen stages and layer ids for layer-wise lr decay.
 """
+import functools
 import math
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -57,6 +58,25 @@ def window_reverse(windows: torch.Tensor, window: _Pair, H: int, W: int) -> torc
     B, C = windows.shape[0], windows.shape[-1]
     x = windows.view(B, H // window[0], W // window[1], window[0], window[1], C)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, C)
+
+
+@functools.lru_cache(maxsize=64)
+def shift_mask(H: int, W: int, window: _Pair, shift: _Pair, device: torch.device) -> torch.Tensor:
+    """(num_windows, N, N) mask, -100 between tokens that the cyclic shift brought together
+    from apart. It depends only on the sizes, so every shifted block of a stage shares one
+    (cached: the tensor must not be modified in place)."""
+    # A plain tensor even when first asked for under inference_mode, as training reuses it.
+    with torch.inference_mode(False), torch.no_grad():
+        region = torch.zeros(1, H, W, 1, device=device)
+        label = 0
+        for hs in (slice(0, -window[0]), slice(-window[0], -shift[0]), slice(-shift[0], None)):
+            for ws in (slice(0, -window[1]), slice(-window[1], -shift[1]),
+                       slice(-shift[1], None)):
+                region[:, hs, ws, :] = label
+                label += 1
+        region = window_partition(region, window).squeeze(-1)[0]  # (nW, N)
+        diff = region.unsqueeze(1) - region.unsqueeze(2)
+        return diff.masked_fill(diff != 0, -100.0)
 
 
 class PatchEmbed(nn.Module):
@@ -161,21 +181,6 @@ class SwinV2Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def _shift_mask(self, H: int, W: int, device: torch.device) -> torch.Tensor:
-        """-100 between tokens that the cyclic shift brought together from apart."""
-        region = torch.zeros(1, H, W, 1, device=device)
-        label = 0
-        for hs in (slice(0, -self.window_size[0]), slice(-self.window_size[0], -self.shift_size[0]),
-                   slice(-self.shift_size[0], None)):
-            for ws in (slice(0, -self.window_size[1]),
-                       slice(-self.window_size[1], -self.shift_size[1]),
-                       slice(-self.shift_size[1], None)):
-                region[:, hs, ws, :] = label
-                label += 1
-        region = window_partition(region, self.window_size).squeeze(-1)[0]  # (nW, N)
-        diff = region.unsqueeze(1) - region.unsqueeze(2)
-        return diff.masked_fill(diff != 0, -100.0)
-
     def _attention(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
         wh, ww = self.window_size
@@ -184,7 +189,7 @@ class SwinV2Block(nn.Module):
         shifted = any(self.shift_size)
         if shifted:
             x = torch.roll(x, (-self.shift_size[0], -self.shift_size[1]), dims=(1, 2))
-        mask = self._shift_mask(Hp, Wp, x.device) if shifted else None
+        mask = shift_mask(Hp, Wp, self.window_size, self.shift_size, x.device) if shifted else None
         x = self.attn(window_partition(x, self.window_size), mask)
         x = window_reverse(x, self.window_size, Hp, Wp)
         if shifted:

@@ -224,3 +224,13 @@ def test_arch_presets_of_the_facts_file():
             if k != 'tiny'} == {'small': (96, 3), 'base': (128, 4), 'large': (192, 6),
                                 'huge': (352, 11), 'giant': (448, 14)}
     assert all(v['depths'] == (2, 2, 18, 2) for k, v in ARCH_SETTINGS.items() if k != 'tiny')
+
+
+def test_cached_shift_masks_survive_inference_mode_then_training():
+    # Shift masks are cached per size; one first made under inference_mode must still serve
+    # a training step with autograd afterwards.
+    model = SwinV2(arch=TINY, img_size=48, window_size=4)
+    with torch.inference_mode():
+        model.eval()(torch.randn(1, 3, 48, 48))
+    model.train()(torch.randn(1, 3, 48, 48))[0].sum().backward()
+    assert model.layers[0].blocks[1].attn.qkv.weight.grad is not None
