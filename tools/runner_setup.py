@@ -18,6 +18,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mim_scaling  # noqa: F401
+from mim_scaling.datasets import apply_skip_unreadable_images
+from mim_scaling.engine.config_checks import check_config
+from mim_scaling.engine.memory_saving import apply_memory_saving
+from mim_scaling.engine.sync_bn import sync_bn_to_bn
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -48,7 +52,31 @@ def load_config(args):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if cfg.get('tensorboard', False):
+        add_tensorboard(cfg)
+    if cfg.get('compile'):
+        # mmengine compiles model.train_step; the optimizer update must stay eager.
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='mim_scaling.EagerOptimizerUpdateHook')]
     return cfg
+
+
+def add_tensorboard(cfg):
+    """``tensorboard=True`` (in a config, or --cfg-options tensorboard=True) adds mmengine's
+    TensorBoard backend to the visualizer, next to the json logs; events go to
+    ``<work_dir>/<timestamp>/vis_data/``."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise SystemExit('tensorboard=True needs the tensorboard package: '
+                         'pip install -e ".[tensorboard]"') from None
+    # Without a visualizer in the config, the Runner's default one (json scalars).
+    visualizer = cfg.get('visualizer') or dict(
+        type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+    backends = visualizer.setdefault('vis_backends', [])
+    if not any(backend.get('type') == 'TensorboardVisBackend' for backend in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer = visualizer
 
 
 def _launcher_env(launcher, *names):
@@ -87,7 +115,9 @@ def init_distributed(cfg):
     (or when the config asks for ``env_cfg.dist_cfg.backend='gloo'``) the group is started
     here; the Runner then finds it and goes on. A model on the CPU is wrapped in DDP without
     ``device_ids``: mmengine's default pins it to device LOCAL_RANK, which fails for CPU
-    modules. On GPUs with nccl, nothing is done and mmengine starts the group as usual.
+    modules, and SyncBN norm layers of the config become BatchNorm (DDP refuses SyncBN on
+    the CPU). On GPUs with nccl, nothing is done and mmengine starts the group as usual.
+    Returns notes for the run's log.
     """
     if cfg.launcher == 'none' or dist.is_initialized():
         return
@@ -100,15 +130,38 @@ def init_distributed(cfg):
     timeout = dist_cfg.get('timeout')
     dist.init_process_group(
         'gloo', timeout=None if timeout is None else datetime.timedelta(seconds=timeout))
+    wrapper = cfg.get('model_wrapper_cfg')
+    if (get_device() == 'cpu' and wrapper is not None
+            and wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel'):
+        wrapper.setdefault('device_ids', None)  # a config's own DDP settings, on the CPU
     if get_device() == 'cpu' and cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+    converted = sync_bn_to_bn(cfg) if get_device() == 'cpu' else []
+    if converted:
+        return [f'No GPU: SyncBatchNorm runs on GPUs only, so {", ".join(converted)} '
+                'build BatchNorm instead (statistics of each process\'s own batch).']
 
 
 def build_runner(cfg):
-    """The config's ``runner_type`` if it names one, else mmengine's Runner."""
-    init_distributed(cfg)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    """The config's ``runner_type`` if it names one, else mmengine's Runner.
+
+    The config is checked first (``mim_scaling.engine.config_checks``); every run records
+    the backbone's pre-training windows in its checkpoints, and ``skip_unreadable_images``
+    is applied (``mim_scaling.datasets.skip_unreadable``).
+    """
+    notes = init_distributed(cfg) or []
+    if dist.is_initialized():  # the log's runtime environment shows the backend in use
+        cfg.env_cfg = cfg.get('env_cfg') or {}
+        cfg.env_cfg.dist_cfg = dict(cfg.env_cfg.get('dist_cfg') or {},
+                                    backend=dist.get_backend())
+    apply_memory_saving(cfg, distributed=cfg.launcher != 'none')
+    check_config(cfg)
+    apply_skip_unreadable_images(cfg)
+    cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
+                        dict(type='mim_scaling.PretrainedWindowsHook')]
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    for note in notes:
+        runner.logger.warning(note)
+    return runner

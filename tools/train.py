@@ -29,6 +29,8 @@ from mmengine.logging import print_log
 
 from runner_setup import add_common_args, build_runner, load_config
 
+from mim_scaling.engine.checkpoint_files import checkpoint_problem, find_resumable_checkpoint
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -65,6 +67,8 @@ def main(argv=None):
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+            # The dynamic loss scale skips steps with non-finite gradients by itself.
+            cfg.optim_wrapper.pop('non_finite', None)
 
     if args.auto_scale_lr:
         if cfg.get('auto_scale_lr', {}).get('base_batch_size') is None:
@@ -72,10 +76,15 @@ def main(argv=None):
                              'auto_scale_lr=dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
 
-    if args.resume is not None:
-        cfg.resume = True
-        # load_from=None makes the Runner pick the latest checkpoint of the work dir.
-        cfg.load_from = None if args.resume == 'auto' else args.resume
+    if args.resume == 'auto':
+        # The newest intact checkpoint of the work dir; newer unreadable ones are named.
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
+    elif args.resume is not None:
+        problem = None if '://' in args.resume else checkpoint_problem(args.resume)
+        if problem:
+            raise SystemExit(f'tools/train.py: cannot resume from {args.resume}: {problem}.')
+        cfg.resume, cfg.load_from = True, args.resume
 
     build_runner(cfg).train()
 

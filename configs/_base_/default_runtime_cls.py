@@ -4,3 +4,9 @@ _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'))
+# True: a training image that cannot be read (missing, empty, truncated, not an image) is
+# replaced by another sample and logged instead of stopping the run (see README).
+skip_unreadable_images = False
+# True (or --cfg-options tensorboard=True, for any config) also logs to TensorBoard, in
+# <work_dir>/<timestamp>/vis_data/; needs pip install -e ".[tensorboard]".
+tensorboard = False

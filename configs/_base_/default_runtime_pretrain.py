@@ -7,7 +7,10 @@ default_hooks = dict(
     # log_metric_by_epoch=False: validation losses are logged at their iteration, not epoch 0.
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
+    # mmengine's CheckpointHook, writing atomically, with each rank's random states.
+    checkpoint=dict(
+        type='mim_scaling.AtomicCheckpointHook', by_epoch=False, interval=5000,
+        max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [
@@ -21,6 +24,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+# True (or --cfg-options tensorboard=True, for any config) also logs to TensorBoard, in
+# <work_dir>/<timestamp>/vis_data/; needs pip install -e ".[tensorboard]".
+tensorboard = False
 log_processor = dict(
     by_epoch=False,
     window_size=10,
@@ -31,3 +37,10 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0, diff_rank_seed=True)
+# True (or a dict of torch.compile options, e.g. dict(mode='max-autotune')) compiles the
+# training step with torch.compile (mmengine's Runner; tools/train.py keeps the optimizer
+# update eager): e.g. --cfg-options compile=True. The first iterations then take minutes.
+compile = False
+# True: a training image that cannot be read (missing, empty, truncated, not an image) is
+# replaced by another sample and logged instead of stopping the run (see README).
+skip_unreadable_images = False

@@ -5,7 +5,7 @@
 # Train on 8 GPUs: tools/dist_train.sh configs/ade20k/upernet_swinv2_b.py 8
 _base_ = [
     '../_base_/models/upernet_swinv2.py',
-    'mmseg::_base_/datasets/ade20k_640x640.py',
+    '../_base_/datasets/ade20k_640x640.py',
     '../_base_/schedules/ade20k_adamw_linear_80k.py',
     'mmseg::_base_/default_runtime.py',
 ]

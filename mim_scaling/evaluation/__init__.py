@@ -1,3 +1,4 @@
+from .class_subset_accuracy import ClassSubsetAccuracy
 from .reconstruction_loss import ReconstructionLoss
 
-__all__ = ['ReconstructionLoss']
+__all__ = ['ClassSubsetAccuracy', 'ReconstructionLoss']

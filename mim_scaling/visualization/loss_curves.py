@@ -7,7 +7,7 @@ whole curve of a run that was interrupted and resumed.
 """
 import json
 from pathlib import Path
-from typing import Dict, Mapping, Tuple, Union
+from typing import Dict, Iterable, Mapping, Tuple, Union
 
 import matplotlib
 
@@ -20,9 +20,13 @@ VAL_KEY = 'reconstruction/loss'
 Curve = Dict[int, float]
 
 
-def read_loss_curves(work_dir: Union[str, Path]) -> Tuple[Curve, Curve]:
-    """(train, val) losses by iteration from all scalar logs under ``work_dir``."""
-    train, val = {}, {}
+def read_scalars(work_dir: Union[str, Path], keys: Iterable[str]) -> Dict[str, Curve]:
+    """The logged values of each of ``keys`` by step, from all scalar logs under ``work_dir``.
+
+    Steps are what the logger wrote: iterations for iteration-based training, epochs for the
+    validation metrics of epoch-based training.
+    """
+    curves = {key: {} for key in keys}
     files = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
     for path in files:  # timestamp folders sort chronologically
         for line in path.read_text().splitlines():
@@ -33,11 +37,16 @@ def read_loss_curves(work_dir: Union[str, Path]) -> Tuple[Curve, Curve]:
             step = record.get('step', record.get('iter'))
             if step is None:
                 continue
-            if TRAIN_KEY in record:
-                train[int(step)] = float(record[TRAIN_KEY])
-            if VAL_KEY in record:
-                val[int(step)] = float(record[VAL_KEY])
-    return train, val
+            for key, curve in curves.items():
+                if key in record:
+                    curve[int(step)] = float(record[key])
+    return curves
+
+
+def read_loss_curves(work_dir: Union[str, Path]) -> Tuple[Curve, Curve]:
+    """(train, val) losses by iteration from all scalar logs under ``work_dir``."""
+    curves = read_scalars(work_dir, (TRAIN_KEY, VAL_KEY))
+    return curves[TRAIN_KEY], curves[VAL_KEY]
 
 
 def plot_loss_curves(runs: Mapping[str, Union[str, Path]], out_file: Union[str, Path],

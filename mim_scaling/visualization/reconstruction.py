@@ -1,6 +1,7 @@
-"""Figure of SimMIM reconstructions: original, masked input, reconstruction."""
+"""Figure of SimMIM reconstructions: original, masked input, and the reconstructions of one
+or several models for the same masks."""
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import matplotlib
 
@@ -11,30 +12,63 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 
+def display_batch(model, inputs: torch.Tensor,
+                  data_samples: Sequence) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, masks, reconstructions) to draw, RGB in [0, 1] on the CPU.
+
+    ``inputs`` are the images as the data loader gives them to the model (0-255, in the
+    channel order that its data preprocessor converts from); ``data_samples`` are the
+    predictions of ``mim_scaling.SimMIM`` for them (``mask`` and ``reconstruction`` each).
+    """
+    pre = model.data_preprocessor
+    images = inputs.float().cpu()
+    if getattr(pre, '_channel_conversion', False):
+        images = images[:, [2, 1, 0]]
+    mean = pre.mean.detach().float().cpu().view(1, -1, 1, 1)
+    std = pre.std.detach().float().cpu().view(1, -1, 1, 1)
+    recon = torch.stack([s.reconstruction.detach().float().cpu() for s in data_samples])
+    masks = torch.stack([s.mask.detach().cpu() for s in data_samples])
+    return images / 255., masks, (recon * std + mean) / 255.
+
+
 def reconstruction_panels(images: torch.Tensor, masks: torch.Tensor,
-                          reconstructions: torch.Tensor):
-    """RGB panels in [0, 1] of shape (B, 3, H, W) each: original, masked, reconstruction.
+                          *reconstructions: torch.Tensor):
+    """RGB panels in [0, 1] of shape (B, 3, H, W) each: original, masked, and one
+    reconstruction per tensor of ``reconstructions`` (e.g. of several checkpoints).
 
     ``images`` and ``reconstructions`` are RGB in [0, 1]; ``masks`` is the (B, h, w) patch mask
-    (1 = masked). The reconstruction keeps the visible pixels and shows the prediction where
+    (1 = masked). A reconstruction keeps the visible pixels and shows the prediction where
     the model had to fill in, as in the study's figures.
     """
     H, W = images.shape[-2:]
     pixel_mask = F.interpolate(masks[:, None].float(), size=(H, W), mode='nearest')
     masked = images * (1 - pixel_mask) + 0.5 * pixel_mask
-    filled = images * (1 - pixel_mask) + reconstructions.clamp(0, 1) * pixel_mask
-    return images, masked, filled
+    filled = [images * (1 - pixel_mask) + r.clamp(0, 1) * pixel_mask for r in reconstructions]
+    return (images, masked, *filled)
 
 
 def save_reconstruction_figure(images: torch.Tensor, masks: torch.Tensor,
-                               reconstructions: torch.Tensor, out_file: Union[str, Path],
-                               titles: Sequence[str] = ('original', 'masked', 'reconstruction')
-                               ) -> Path:
-    """One row per image, one column per panel of :func:`reconstruction_panels`."""
+                               reconstructions: Union[torch.Tensor, Sequence[torch.Tensor]],
+                               out_file: Union[str, Path],
+                               titles: Optional[Sequence[str]] = None) -> Path:
+    """One row per image, one column per panel of :func:`reconstruction_panels`.
+
+    ``reconstructions`` is one (B, 3, H, W) tensor or a sequence of them, one per model, all
+    for the same masks; ``titles`` names the columns.
+    """
+    if isinstance(reconstructions, torch.Tensor):
+        reconstructions = [reconstructions]
+    if titles is None:
+        titles = ['original', 'masked'] + (
+            ['reconstruction'] if len(reconstructions) == 1 else
+            [f'reconstruction {i + 1}' for i in range(len(reconstructions))])
     panels = reconstruction_panels(images.float().cpu(), masks.cpu(),
-                                   reconstructions.float().cpu())
-    rows = images.shape[0]
-    fig, axes = plt.subplots(rows, 3, figsize=(3 * 2.2, rows * 2.2), dpi=110, squeeze=False)
+                                   *[r.float().cpu() for r in reconstructions])
+    if len(titles) != len(panels):
+        raise ValueError(f'{len(titles)} titles for {len(panels)} columns')
+    rows, cols = images.shape[0], len(panels)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.2, rows * 2.2), dpi=110,
+                             squeeze=False)
     for r in range(rows):
         for c, panel in enumerate(panels):
             ax = axes[r][c]

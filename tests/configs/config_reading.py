@@ -4,12 +4,16 @@ from pathlib import Path
 from mmengine.config import Config
 
 import mim_scaling  # noqa: F401  (registers what the configs name)
+from mim_scaling.engine.config_checks import check_config
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def load(config: str) -> Config:
-    return Config.fromfile(str(REPO / config))
+    """The config, which must also pass the checks that tools/train.py makes at build time."""
+    cfg = Config.fromfile(str(REPO / config))
+    check_config(cfg)
+    return cfg
 
 
 def transform(pipeline, type_name):

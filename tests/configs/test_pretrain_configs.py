@@ -43,17 +43,17 @@ def test_table_1(model, kiters):
     assert steps['mim_scaling.SimMIMMaskGenerator'] == dict(
         type='mim_scaling.SimMIMMaskGenerator', input_size=192, mask_patch_size=32,
         model_patch_size=4, mask_ratio=0.6)
-    crop = steps['RandomResizedCrop']
+    crop = steps['mim_scaling.LoadImageRandomResizedCrop']  # reads and crops in one step
     assert crop.scale == 192
     assert crop.crop_ratio_range == (0.67, 1.0)
     assert crop.aspect_ratio_range == pytest.approx((3 / 4, 4 / 3))
     assert steps['RandomFlip'].prob == 0.5
 
-    assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+    assert cfg.train_cfg.type == 'mim_scaling.ResumableIterBasedTrainLoop'
     assert cfg.train_cfg.max_iters == kiters * 1000
     optimizer = cfg.optim_wrapper.optimizer
     assert optimizer == dict(type='AdamW', lr=4e-4, weight_decay=0.05, eps=1e-8,
-                             betas=(0.9, 0.999))
+                             betas=(0.9, 0.999), fused=True)
     assert cfg.optim_wrapper.clip_grad == dict(max_norm=5.0)
     assert cfg.auto_scale_lr.base_batch_size == 2048
 

@@ -1,120 +1,165 @@
 """Speed and memory of our SwinV2 against timm's and mmpretrain's, measured in one run.
 
-Times one training step (forward + backward of the backbone's last feature map) or a
-forward pass, median of ``--repeats`` after warm-up, for the same architecture in the three
-implementations, and prints s/iter, images/s and the ratio to ours::
+Times one training step of the backbone (forward, and backward of the mean of the last
+feature map) or a forward pass, for the same architecture, image size and window in the
+three implementations, on the same input, with interleaved repeats after a warm-up; prints
+the median s/iter, images/s, the peak memory of a step and the ratios to timm's
+(``benchmark_utils``). Before timing it copies timm's weights into ours and prints the
+largest difference of the two outputs, so the figures compare the same numerics::
 
-    python tools/analysis/benchmark_backbone.py --arch base --img-size 192 --window 12 --batch 8
-    python tools/analysis/benchmark_backbone.py --device cuda --batch 128 --dtype bfloat16
-
-On a GPU the peak memory of each step is printed too.
+    python tools/analysis/benchmark_backbone.py --arch base --img-size 192 --window 12 \
+        --batch 8 --threads 2
+    # on a GPU: bf16 autocast, with a torch.compile'd copy of ours
+    python tools/analysis/benchmark_backbone.py --device cuda --batch 128 --dtype bfloat16 \
+        --compile mim_scaling
+    # the detection input, with and without activation checkpointing
+    python tools/analysis/benchmark_backbone.py --device cuda --dtype bfloat16 \
+        --img-size 1024 --window 14 --batch 2 --impls mim_scaling --with-cp both
 """
 import argparse
-import statistics
-import time
 
 import timm
 import torch
+from benchmark_utils import Result, machine_summary, peak_memory, print_results, \
+    time_interleaved
 from mmpretrain.models import SwinTransformerV2 as MMPretrainSwinV2
 
 from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
+from mim_scaling.models.backbones.swinv2_state_dict import to_backbone_state_dict
 
 MMPRETRAIN_ARCHS = ('tiny', 'small', 'base', 'large')  # its presets of the same sizes
+IMPLS = ('mim_scaling', 'timm', 'mmpretrain')
 
 
-def build(impl, arch, img_size, window):
+def stage_windows(img_size: int, window: int):
+    """The window each stage uses: one that would cover a whole stage shrinks to it."""
+    return [min(window, img_size // 4 // 2**i) for i in range(4)]
+
+
+def build(impl: str, arch: str, img_size: int, window: int, with_cp: bool = False):
+    """The backbone of ``impl`` without drop path (it would make runs differ), or None."""
     settings = ARCH_SETTINGS[arch]
     if impl == 'mim_scaling':
-        return SwinV2(arch=arch, img_size=img_size, window_size=window, drop_path_rate=0.)
+        return SwinV2(arch=arch, img_size=img_size, window_size=window, drop_path_rate=0.,
+                      with_cp=with_cp)
     if impl == 'timm':
-        return timm.models.swin_transformer_v2.SwinTransformerV2(
+        model = timm.models.swin_transformer_v2.SwinTransformerV2(
             img_size=img_size, window_size=window, embed_dim=settings['embed_dims'],
             depths=settings['depths'], num_heads=settings['num_heads'], num_classes=0,
             drop_path_rate=0.)
+        model.set_grad_checkpointing(with_cp)
+        return model
     if impl == 'mmpretrain' and arch in MMPRETRAIN_ARCHS:
         # mmpretrain does not shrink a window larger than its stage: pass the windows the
         # reference uses at this size (e.g. [12, 12, 12, 6] at 192 px).
-        windows = [min(window, img_size // 4 // 2**i) for i in range(4)]
-        return MMPretrainSwinV2(arch=arch, img_size=img_size,
-                                window_size=windows, drop_path_rate=0.)
+        return MMPretrainSwinV2(arch=arch, img_size=img_size, with_cp=with_cp,
+                                window_size=stage_windows(img_size, window), drop_path_rate=0.)
     return None
 
 
-def last_feature(impl, model, x):
+def last_feature(impl: str, model, x: torch.Tensor) -> torch.Tensor:
+    """The last stage's normalised features, (B, H, W, C) for timm, (B, C, H, W) otherwise."""
     if impl == 'timm':
         return model.forward_features(x)
     return model(x)[-1]
 
 
-def measure(impl, model, x, repeats, backward, dtype):
-    device = x.device
-    model.to(device).train(backward)
+def max_difference_to_timm(arch, img_size, window, device) -> float:
+    """Largest output difference of ours to timm's with timm's weights, made random."""
+    ref = build('timm', arch, img_size, window).to(device).eval()
+    with torch.no_grad():  # timm's initial q/v biases and logit scales are all alike
+        for p in ref.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ours = build('mim_scaling', arch, img_size, window).to(device).eval()
+    ours.load_state_dict(to_backbone_state_dict(ref.state_dict()), strict=True)
+    x = torch.randn(2, 3, img_size, img_size, device=device)
+    with torch.no_grad():
+        diff = (ours(x)[-1] - ref.forward_features(x).permute(0, 3, 1, 2)).abs().max()
+    return diff.item()
 
+
+def make_step(impl, model, x, backward: bool, dtype):
     def step():
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32), \
+                torch.set_grad_enabled(backward):
             out = last_feature(impl, model, x)
         if backward:
             out.float().mean().backward()
             model.zero_grad(set_to_none=True)
 
-    def sync():
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-
-    with torch.set_grad_enabled(backward):
-        for _ in range(2):
-            step()
-        sync()
-        if device.type == 'cuda':
-            torch.cuda.reset_peak_memory_stats()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            sync()
-            times.append(time.perf_counter() - start)
-    memory = torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else None
-    return statistics.median(times), memory
+    return step
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--arch', default='base', choices=sorted(ARCH_SETTINGS))
     parser.add_argument('--img-size', type=int, default=192)
     parser.add_argument('--window', type=int, default=12)
     parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=5, help='timed steps of each model')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps before them')
+    parser.add_argument('--threads', type=int, help="CPU threads of torch (default: torch's)")
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'])
+    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'],
+                        help='autocast dtype (float32: none)')
     parser.add_argument('--forward-only', action='store_true')
-    parser.add_argument('--impls', nargs='+', default=['mim_scaling', 'timm', 'mmpretrain'])
-    args = parser.parse_args(argv)
+    parser.add_argument('--impls', nargs='+', default=list(IMPLS), choices=IMPLS)
+    parser.add_argument('--with-cp', choices=['no', 'yes', 'both'], default='no',
+                        help='activation checkpointing of every block (both: each model twice)')
+    parser.add_argument('--compile', nargs='*', choices=IMPLS, metavar='IMPL',
+                        help="also time torch.compile'd copies of these models (no name: all)")
+    parser.add_argument('--no-memory', action='store_true',
+                        help='skip the peak-memory pass (on the CPU it runs under the profiler)')
+    return parser.parse_args(argv)
 
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
+    backward = not args.forward_only
+    print(machine_summary(device))
+    print(f'SwinV2-{args.arch}, {args.img_size} px, window {args.window} '
+          f'(stages: {stage_windows(args.img_size, args.window)}), batch {args.batch}, '
+          f'{args.dtype}, {"forward+backward" if backward else "forward"}; median of '
+          f'{args.repeats} interleaved steps after {args.warmup}', flush=True)
+    if 'timm' in args.impls:
+        diff = max_difference_to_timm(args.arch, args.img_size, args.window, device)
+        print(f'largest |ours - timm| of the output with the same weights (fp32): {diff:.2e}')
+
     x = torch.randn(args.batch, 3, args.img_size, args.img_size, device=device)
-    mode = 'forward' if args.forward_only else 'forward+backward'
-    print(f'SwinV2-{args.arch} {args.img_size}px window {args.window} batch {args.batch} '
-          f'{args.dtype} {mode} on {device} (torch {torch.__version__}, '
-          f'{torch.get_num_threads()} CPU threads)')
-    results = {}
+    steps, params = {}, {}
+    cp_modes = {'no': [False], 'yes': [True], 'both': [False, True]}[args.with_cp]
     for impl in args.impls:
-        model = build(impl, args.arch, args.img_size, args.window)
-        if model is None:
-            print(f'{impl:>12}: no {args.arch} preset')
-            continue
-        params = sum(p.numel() for p in model.parameters()) / 1e6
-        seconds, memory = measure(impl, model, x, args.repeats, not args.forward_only, dtype)
-        results[impl] = seconds
-        mem = f', peak {memory:.2f} GiB' if memory is not None else ''
-        ratio = f', {seconds / results["mim_scaling"]:.2f}x our time' \
-            if 'mim_scaling' in results and impl != 'mim_scaling' else ''
-        print(f'{impl:>12}: {params:.2f}M params, {seconds:.3f} s/iter, '
-              f'{args.batch / seconds:.1f} img/s{mem}{ratio}')
-        del model
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
+        for with_cp in cp_modes:
+            model = build(impl, args.arch, args.img_size, args.window, with_cp)
+            if model is None:
+                print(f'{impl}: no {args.arch} preset')
+                continue
+            model.to(device).train(backward)
+            name = impl + (' +cp' if with_cp else '')
+            params[name] = f'{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M'
+            steps[name] = make_step(impl, model, x, backward, dtype)
+            if args.compile is not None and (not args.compile or impl in args.compile):
+                params[name + ' +compile'] = params[name]
+                steps[name + ' +compile'] = make_step(impl, torch.compile(model), x, backward,
+                                                      dtype)
+
+    memory = {}
+    if not args.no_memory:
+        for name, step in steps.items():
+            step()  # warm-up: lazy state and compilation are not a step's memory
+            memory[name] = peak_memory(step, device)
+            print(f'peak memory measured: {name}', flush=True)
+    times = time_interleaved(steps, args.repeats, args.warmup, device)
+    # Ratios are to timm's eager model where it ran: the figure the targets are set in.
+    print_results([Result(name, seconds, args.batch, memory.get(name),
+                          extra={'parameters': params[name]})
+                   for name, seconds in times.items()],
+                  reference='timm' if 'timm' in times else None)
 
 
 if __name__ == '__main__':

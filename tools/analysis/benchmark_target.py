@@ -9,13 +9,10 @@ Example::
     python tools/analysis/benchmark_target.py --batch 8 --size 192 --repeats 5
 """
 import argparse
-import os
-import platform
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+from benchmark_utils import Result, machine_summary, print_results, time_interleaved
 
 from mim_scaling.models.targets import SlidingWindowNormTarget
 
@@ -34,30 +31,6 @@ def avg_pool_target(x: torch.Tensor, window_size: int = WINDOW_SIZE,
                          count_include_pad=True) * window_size**2
     var = ((mean_sq - mean**2) * count / (count - 1)).clamp(min=0)
     return (x - mean) / (var + eps).sqrt()
-
-
-def median_times(fns, x: torch.Tensor, repeats: int) -> list:
-    """Median wall time in seconds of each ``fn(x)``, after a warm-up.
-
-    The functions take turns in every repeat, so that a change of load on a shared machine
-    weighs on all of them alike.
-    """
-    def sync():
-        if x.device.type == 'cuda':
-            torch.cuda.synchronize(x.device)
-
-    for fn in fns:
-        for _ in range(WARMUP):
-            fn(x)
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, fn_times in zip(fns, times):
-            sync()
-            start = time.perf_counter()
-            fn(x)
-            sync()
-            fn_times.append(time.perf_counter() - start)
-    return [statistics.median(fn_times) for fn_times in times]
 
 
 def parse_args():
@@ -86,15 +59,13 @@ def main():
     target = SlidingWindowNormTarget(WINDOW_SIZE, EPS).to(device)
 
     # The load average tells whether other work shared the CPUs during the timing.
-    load = f', load average {os.getloadavg()[0]:.1f}' if hasattr(os, 'getloadavg') else ''
-    print(f'torch {torch.__version__}, device {device}, {platform.machine()} with '
-          f'{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads{load}')
+    print(machine_summary(device))
     print(f'input {tuple(x.shape)} float32, window {WINDOW_SIZE}, '
           f'median of {args.repeats} alternating runs after {WARMUP} warm-up runs')
-    ours, reference = median_times([target, avg_pool_target], x, args.repeats)
-    print(f'cumulative-sum box filter (ours): {ours * 1e3:10.2f} ms')
-    print(f'avg_pool2d formula (float32):     {reference * 1e3:10.2f} ms')
-    print(f'speed-up:                         {reference / ours:10.1f}x')
+    times = time_interleaved({'avg_pool2d formula (float32)': lambda: avg_pool_target(x),
+                              'cumulative-sum box filter (ours)': lambda: target(x)},
+                             args.repeats, WARMUP, device)
+    print_results([Result(name, seconds, args.batch) for name, seconds in times.items()])
 
     out = target(x).double()
     diff32 = (out - avg_pool_target(x).double()).abs().max().item()

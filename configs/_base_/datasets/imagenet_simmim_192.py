@@ -11,14 +11,14 @@ mask_generator = dict(
     mask_ratio=0.6)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # Reads the file and crops it in one step: mmpretrain's RandomResizedCrop's crops with
+    # the reference's resampling (Pillow's antialiased bilinear), JPEGs decoded at reduced
+    # scale where the crop allows it; names any unreadable file.
     dict(
-        type='RandomResizedCrop',
+        type='mim_scaling.LoadImageRandomResizedCrop',
         scale=192,
         crop_ratio_range=(0.67, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.),
-        backend='pillow',
-        interpolation='bilinear'),
+        aspect_ratio_range=(3. / 4., 4. / 3.)),
     dict(type='RandomFlip', prob=0.5),
     mask_generator,
     dict(type='PackInputs'),  # packs results['mask'] as a tensor by itself
@@ -26,7 +26,7 @@ train_pipeline = [
 # Deterministic: the same crops and, through the seeded generator, the same masks at every
 # validation, so that validation losses of one run (and of different runs) compare.
 val_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mim_scaling.LoadImageFromFile'),  # names any unreadable file
     dict(type='ResizeEdge', scale=192, edge='short', backend='pillow',
          interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=192),

@@ -10,7 +10,7 @@ bgr_std = [57.375, 57.12, 58.395]
 # Table 2 lists colour jitter 0.4, but the reference's timm transform applies colour jitter
 # only without RandAugment, so its runs had none; we reproduce the runs (see README).
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mim_scaling.LoadImageFromFile'),  # names any unreadable file
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
          aspect_ratio_range=(3. / 4., 4. / 3.), backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -27,7 +27,7 @@ train_pipeline = [
 
 # Resize the short side to 256 (= 224 / 0.875), then a centre crop of 224.
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mim_scaling.LoadImageFromFile'),  # names any unreadable file
     dict(type='ResizeEdge', scale=256, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),

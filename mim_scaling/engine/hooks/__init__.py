@@ -1,4 +1,11 @@
+from .checkpoint_hook import AtomicCheckpointHook
+from .consolidate_optimizer_hook import ConsolidateOptimizerStateHook
+from .eager_optimizer_hook import EagerOptimizerUpdateHook
 from .loss_curve_hook import LossCurveHook
+from .pretrained_windows_hook import PretrainedWindowsHook
 from .reconstruction_hook import ReconstructionVisualizationHook
+from .unreadable_images_hook import UnreadableImagesHook
 
-__all__ = ['LossCurveHook', 'ReconstructionVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'ConsolidateOptimizerStateHook', 'EagerOptimizerUpdateHook',
+           'LossCurveHook',
+           'PretrainedWindowsHook', 'ReconstructionVisualizationHook', 'UnreadableImagesHook']

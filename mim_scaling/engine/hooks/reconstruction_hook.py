@@ -1,13 +1,12 @@
 """Saves a figure of SimMIM reconstructions of validation images after each validation."""
 import shutil
 
-import torch
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mim_scaling.registry import HOOKS
-from mim_scaling.visualization import save_reconstruction_figure
+from mim_scaling.visualization import display_batch, save_reconstruction_figure
 
 
 @HOOKS.register_module()
@@ -32,15 +31,7 @@ class ReconstructionVisualizationHook(Hook):
             return
         n = min(self.num_images, len(outputs))
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        pre = model.data_preprocessor
-        images = data_batch['inputs'][:n].float()
-        if getattr(pre, '_channel_conversion', False):
-            images = images[:, [2, 1, 0]]
-        mean = pre.mean.detach().cpu().view(1, -1, 1, 1)
-        std = pre.std.detach().cpu().view(1, -1, 1, 1)
-        recon = torch.stack([s.reconstruction.detach().float().cpu() for s in outputs[:n]])
-        masks = torch.stack([s.mask.detach().cpu() for s in outputs[:n]])
-        self._batch = (images.cpu() / 255., masks, (recon * std + mean) / 255.)
+        self._batch = display_batch(model, data_batch['inputs'][:n], outputs[:n])
 
     @master_only
     def after_val_epoch(self, runner, metrics=None) -> None:

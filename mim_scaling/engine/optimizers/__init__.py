@@ -1,3 +1,7 @@
+from .bf16_optim_wrapper import BF16FiniteLossOptimWrapper
+from .finite_loss_optim_wrapper import FiniteLossOptimWrapper, NonFiniteError
 from .layer_decay import LayerDecayOptimWrapperConstructor
+from .zero_redundancy import ZeroRedundancyOptimizer
 
-__all__ = ['LayerDecayOptimWrapperConstructor']
+__all__ = ['BF16FiniteLossOptimWrapper', 'FiniteLossOptimWrapper',
+           'LayerDecayOptimWrapperConstructor', 'NonFiniteError', 'ZeroRedundancyOptimizer']

@@ -6,13 +6,15 @@ attention with a per-head logit scale, q/v biases, a continuous relative positio
 over log-spaced offsets), residual post-norm, and patch merging at the *end* of each stage.
 
 What this file adds to the reference: attention through
-``torch.nn.functional.scaled_dot_product_attention``, inputs of any size (padded to the
-window grid, as detection needs), NCHW outputs of any stage with one norm each, a SimMIM
-mask token, activation checkpointing, frozen stages and layer ids for layer-wise lr decay.
+``torch.nn.functional.scaled_dot_product_attention`` (and, for fp32 training on the CPU, a
+hand-written autograd function of the same math in fewer memory passes), inputs of any size
+(padded to the window grid, as detection needs), NCHW outputs of any stage with one norm
+each, a SimMIM mask token, activation checkpointing, frozen stages and layer ids for
+layer-wise lr decay.
 """
 import functools
 import math
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -24,7 +26,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from timm.layers import DropPath, Mlp
 
 from mim_scaling.registry import MODELS
-from .swinv2_state_dict import to_backbone_state_dict
+from .swinv2_convert import pretrained_window_sizes
+from .swinv2_state_dict import mismatch_message, to_backbone_state_dict, unwrap_state_dict
 
 ARCH_SETTINGS = {
     # SwinV2-T is not part of the study; it is the well-known small member of the family.
@@ -40,6 +43,7 @@ ARCH_SETTINGS = {
 NO_WEIGHT_DECAY_KEYS = ('mask_token', 'cpb_mlp', 'logit_scale', 'relative_position_bias_table')
 
 _Pair = Tuple[int, int]
+_NORM_EPS = 1e-12  # F.normalize's
 
 
 def _pair(x: Union[int, Sequence[int]]) -> _Pair:
@@ -79,6 +83,75 @@ def shift_mask(H: int, W: int, window: _Pair, shift: _Pair, device: torch.device
         return diff.masked_fill(diff != 0, -100.0)
 
 
+class _CosineAttentionCPU(torch.autograd.Function):
+    """SwinV2's attention from the qkv projection to the heads' outputs, for fp32 training
+    on the CPU: ``softmax(s * q/|q| @ (k/|k|)^T + bias) @ v`` with gradients for qkv, the
+    temperature ``s`` and the bias.
+
+    It computes what the generic path computes with ``F.normalize`` and SDPA, in fewer passes
+    over memory, which on the CPU bound everything but the matrix products: SDPA takes its
+    math fallback there when the bias needs a gradient, normalising through autograd is some
+    ten elementwise passes, and splitting qkv costs a concatenation in the backward. Here q
+    and k are normalised while being laid out for the matrix products; only the
+    probabilities are kept; the score gradient is formed in place with
+    ``rowsum(P * dP) = rowsum(dO * O)`` (as flash attention does); and the gradients of q, k
+    and v are written straight into that of qkv.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, scale, bias, num_heads: int):
+        # qkv: (B, nW, N, 3C); scale: (heads, 1, 1); bias: (1, heads or nW * heads, N, N).
+        B, nW, N, C3 = qkv.shape
+        q, k, v = qkv.view(B, nW, N, 3, num_heads, -1).permute(3, 0, 1, 4, 2, 5)
+        # As F.normalize: x / max(|x|, eps); the temperature goes into q.
+        norm_q = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+        norm_k = torch.linalg.vector_norm(k, dim=-1, keepdim=True)
+        rq = scale / norm_q.clamp_min(_NORM_EPS)
+        rk = 1 / norm_k.clamp_min(_NORM_EPS)
+        groups = bias.shape[1]  # heads, or windows x heads when windows share a mask
+        shape = (-1, groups, N, q.shape[-1])
+        q_hat = torch.mul(q, rq, out=q.new_empty(q.shape)).view(shape)
+        k_hat = torch.mul(k, rk, out=k.new_empty(k.shape)).view(shape)
+        v = v.contiguous().view(shape)
+        probs = torch.matmul(q_hat, k_hat.transpose(-2, -1)).add_(bias).softmax(-1)
+        heads_out = torch.matmul(probs, v)
+        ctx.save_for_backward(q_hat, k_hat, v, probs, heads_out, rq, rk, scale,
+                              norm_q < _NORM_EPS, norm_k < _NORM_EPS)
+        ctx.bias_shape = bias.shape
+        # (B, nW, heads, N, d) -> (B, nW, N, C) for the output projection
+        return heads_out.view(B, nW, num_heads, N, -1).transpose(2, 3).reshape(B, nW, N, -1)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q_hat, k_hat, v, probs, heads_out, rq, rk, scale, tiny_q, tiny_k = ctx.saved_tensors
+        B, nW, heads, N = rq.shape[:4]
+        grad_heads = grad_out.reshape(B, nW, N, heads, -1).transpose(2, 3).reshape(heads_out.shape)
+        grad_qkv = q_hat.new_empty(B, nW, N, 3, heads, q_hat.shape[-1])
+        grad_q, grad_k, grad_v = grad_qkv.permute(3, 0, 1, 4, 2, 5)  # views, (B, nW, h, N, d)
+        grad_v.copy_(torch.matmul(probs.transpose(-2, -1), grad_heads).view(grad_v.shape))
+        grad_scores = torch.matmul(grad_heads, v.transpose(-2, -1))
+        grad_scores.sub_((grad_heads * heads_out).sum(-1, keepdim=True)).mul_(probs)
+        grad_bias = grad_scores.sum_to_size(ctx.bias_shape) if ctx.needs_input_grad[2] else None
+        grad_q_hat = torch.matmul(grad_scores, k_hat).view(grad_q.shape)
+        grad_k_hat = torch.matmul(grad_scores.transpose(-2, -1), q_hat).view(grad_k.shape)
+        q_hat, k_hat = q_hat.view(grad_q.shape), k_hat.view(grad_k.shape)
+        # x_hat = r x with r = s / |x|: dx = r (dx_hat - x_hat (x_hat . dx_hat) / s^2), and
+        # ds = sum(x_hat . dx_hat) / s; below eps the norm is a constant: dx = r dx_hat.
+        dot_q = (q_hat * grad_q_hat).sum(-1, keepdim=True)
+        grad_scale = dot_q.sum((0, 1, 3)).view(scale.shape) / scale
+        coef_q = (dot_q / scale.square()).masked_fill_(tiny_q, 0)
+        torch.mul(grad_q_hat.addcmul_(q_hat, coef_q, value=-1), rq, out=grad_q)
+        coef_k = (k_hat * grad_k_hat).sum(-1, keepdim=True).masked_fill_(tiny_k, 0)
+        torch.mul(grad_k_hat.addcmul_(k_hat, coef_k, value=-1), rk, out=grad_k)
+        return grad_qkv.view(B, nW, N, -1), grad_scale, grad_bias, None
+
+
+def _use_cpu_attention(qkv: torch.Tensor) -> bool:
+    return (qkv.device.type == 'cpu' and qkv.dtype == torch.float32 and qkv.requires_grad
+            and torch.is_grad_enabled() and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_compiling())
+
+
 class PatchEmbed(nn.Module):
     """Non-overlapping patch projection with a LayerNorm; returns (B, H, W, C)."""
 
@@ -91,7 +164,8 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]
         p = self.patch_size
-        x = F.pad(x, (0, -W % p, 0, -H % p))
+        if H % p or W % p:
+            x = F.pad(x, (0, -W % p, 0, -H % p))
         return self.norm(self.proj(x).permute(0, 2, 3, 1))
 
 
@@ -137,34 +211,42 @@ class WindowAttention(nn.Module):
     def position_bias(self) -> torch.Tensor:
         """(heads, N, N) bias of the window, 16 * sigmoid of the MLP output."""
         n = self.window_size[0] * self.window_size[1]
-        table = self.cpb_mlp(self.relative_coords_table)
-        bias = table[self.relative_position_index.view(-1)].view(n, n, -1)
-        return 16 * torch.sigmoid(bias.permute(2, 0, 1))
+        table = self.cpb_mlp(self.relative_coords_table)  # (offsets, heads)
+        # index_select rather than indexing: its backward is an index_add, some ten times
+        # faster on the CPU than the accumulating index_put of advanced indexing.
+        bias = table.t().index_select(1, self.relative_position_index.view(-1))
+        return 16 * torch.sigmoid(bias.view(-1, n, n))
 
     def forward(self, x: torch.Tensor, shift_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x: (B, num_windows, N, C); shift_mask: (num_windows, N, N) additive, or None."""
         B, nW, N, C = x.shape
         bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
-        qkv = F.linear(x, self.qkv.weight, bias).view(B, nW, N, 3, self.num_heads, -1)
-        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each (B, nW, heads, N, d)
-
-        # Cosine attention: the temperature goes into q so that SDPA runs with scale 1.
+        qkv = F.linear(x, self.qkv.weight, bias)
         scale = torch.clamp(self.logit_scale, max=math.log(100.)).exp()
-        q = F.normalize(q, dim=-1) * scale
-        k = F.normalize(k, dim=-1)
-        mask = self.position_bias().unsqueeze(0).to(q.dtype)  # (1, heads, N, N)
-        if shift_mask is None:
-            shape = (B * nW, self.num_heads, N, -1)
-        else:
+        mask = self.position_bias().unsqueeze(0)  # (1, heads, N, N)
+        if shift_mask is not None:
             # Fold windows into the head dimension so that one (1, nW*heads, N, N) mask
             # broadcasts over the batch instead of being copied for every image.
-            mask = mask + shift_mask.unsqueeze(1).to(q.dtype)
-            mask = mask.reshape(1, nW * self.num_heads, N, N)
-            shape = (B, nW * self.num_heads, N, -1)
-        out = F.scaled_dot_product_attention(
-            q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=mask, scale=1.0)
-        out = out.view(B, nW, self.num_heads, N, -1).transpose(2, 3).reshape(B, nW, N, C)
+            mask = (mask + shift_mask.unsqueeze(1)).reshape(1, nW * self.num_heads, N, N)
+        if _use_cpu_attention(qkv):
+            out = _CosineAttentionCPU.apply(qkv, scale, mask, self.num_heads)
+        else:
+            out = self._sdpa_attention(qkv, scale, mask)
         return self.proj(out)
+
+    def _sdpa_attention(self, qkv: torch.Tensor, scale: torch.Tensor,
+                        mask: torch.Tensor) -> torch.Tensor:
+        """(B, nW, N, 3C) -> (B, nW, N, C) through SDPA (fused kernels on GPUs, bf16)."""
+        B, nW, N, _ = qkv.shape
+        q, k, v = qkv.view(B, nW, N, 3, self.num_heads, -1).permute(3, 0, 1, 4, 2, 5).unbind(0)
+        # Cosine attention: the temperature goes into q so that SDPA runs with scale 1.
+        q = F.normalize(q, dim=-1, eps=_NORM_EPS) * scale
+        k = F.normalize(k, dim=-1, eps=_NORM_EPS)
+        shape = (-1, mask.shape[1], N, q.shape[-1])  # windows folded into heads if shifted
+        out = F.scaled_dot_product_attention(q.reshape(shape), k.reshape(shape),
+                                             v.reshape(shape), attn_mask=mask.to(q.dtype),
+                                             scale=1.0)
+        return out.view(B, nW, self.num_heads, N, -1).transpose(2, 3).reshape(B, nW, N, -1)
 
 
 class SwinV2Block(nn.Module):
@@ -184,7 +266,8 @@ class SwinV2Block(nn.Module):
     def _attention(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
         wh, ww = self.window_size
-        x = F.pad(x, (0, 0, 0, -W % ww, 0, -H % wh))
+        if H % wh or W % ww:  # F.pad copies even when it pads nothing
+            x = F.pad(x, (0, 0, 0, -W % ww, 0, -H % wh))
         Hp, Wp = x.shape[1:3]
         shifted = any(self.shift_size)
         if shifted:
@@ -211,7 +294,8 @@ class PatchMerging(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[1:3]
-        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        if H % 2 or W % 2:
+            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
         # Channel order of the reference: (0, 0), (1, 0), (0, 1), (1, 1) as (row, col).
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
         return self.norm(self.reduction(x))
@@ -356,7 +440,9 @@ class SwinV2(BaseModule):
         Window-dependent tables are buffers rebuilt at construction, so the position-bias
         MLP transfers to any window. New output norms (dense tasks) and a mask token absent
         from a fine-tuned checkpoint are expected to be missing; any other missing key or a
-        shape mismatch means the checkpoint does not fit this architecture and is an error.
+        shape mismatch means the checkpoint does not fit this architecture and is an error
+        that says which architecture the checkpoint holds. A checkpoint whose recorded
+        pre-training windows differ from this backbone's gets a warning with the values.
         """
         logger = MMLogger.get_current_instance()
         checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
@@ -370,12 +456,10 @@ class SwinV2(BaseModule):
         ignored = sorted(k for k in state if k not in own)
         bad_extra = [k for k in ignored if k != 'mask_token' and not k.startswith('out_norms.')]
         if wrong_shape or bad_missing or bad_extra:
-            problems = (wrong_shape + [f'missing: {k}' for k in bad_missing[:20]]
-                        + [f'not in the model: {k}' for k in bad_extra[:20]])
-            raise ValueError(
-                f'Checkpoint {filename} does not fit this SwinV2 '
-                f'(embed_dims={self.embed_dims}, depths={list(self.depths)}):\n  '
-                + '\n  '.join(problems))
+            raise ValueError(mismatch_message(
+                f'Checkpoint {filename} does not fit this SwinV2', state, own,
+                wrong_shape, bad_missing, bad_extra, known_archs=ARCH_SETTINGS))
+        self._check_pretrained_windows(filename, checkpoint, logger)
         self.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
         # What the checkpoint lacks still needs its default initialisation.
         for i, norm in self.out_norms.items():
@@ -387,6 +471,28 @@ class SwinV2(BaseModule):
         logger.info(f'SwinV2: loaded {len(own) - len(missing)} tensors from {filename}; '
                     f'newly initialised: {missing or "none"}; ignored: {ignored or "none"}')
         self._is_init = True
+
+    def position_bias_windows(self) -> List[int]:
+        """Per stage, the window the position-bias MLP normalises offsets by: the stage's
+        ``pretrained_window_sizes`` entry, else its own window. Checkpoints record it as
+        ``meta['pretrained_window_sizes']``: what a later user of the weights must set."""
+        attns = [stage.blocks[0].attn for stage in self.layers]
+        return [a.pretrained_window_size[0] or a.window_size[0] for a in attns]
+
+    def _check_pretrained_windows(self, filename: str, checkpoint, logger) -> None:
+        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+        recorded = meta.get('pretrained_window_sizes') if isinstance(meta, dict) else None
+        if recorded is None:  # checkpoints that store their coordinate tables tell it too
+            recorded = pretrained_window_sizes(unwrap_state_dict(checkpoint))
+        own = self.position_bias_windows()
+        if recorded is None or [int(w) for w in recorded] == own:
+            return
+        given = [stage.blocks[0].attn.pretrained_window_size[0] for stage in self.layers]
+        logger.warning(
+            f'{filename} was pre-trained with windows {list(recorded)}, but this SwinV2 '
+            f'normalises relative positions by windows {own} (pretrained_window_sizes='
+            f'{given}), so its position bias would be read at other coordinates than it was '
+            f'trained on. Set model.backbone.pretrained_window_sizes={list(recorded)}.')
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:

@@ -1,0 +1,10 @@
+# SimMIM pre-training of SwinV2-H on ImageNet-22K (no labels) for 250k iterations (Table 1).
+# Total batch 2048 = 32 GPUs x 64 images: tools/dist_train.sh with 8 GPUs per node on
+# 4 nodes; on another GPU count add --auto-scale-lr to rescale the lr.
+_base_ = [
+    '../_base_/models/simmim_swinv2-h.py',
+    '../_base_/datasets/imagenet22k_simmim_192.py',
+    '../_base_/schedules/simmim_step_250k.py',
+    '../_base_/default_runtime_pretrain.py',
+]
+train_dataloader = dict(batch_size=64)

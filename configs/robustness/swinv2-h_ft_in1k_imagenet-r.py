@@ -1,0 +1,12 @@
+# SwinV2-H fine-tuned on ImageNet-1K (../imagenet/swinv2-h_ft_in1k.py), tested on ImageNet-R:
+# the 1000-way scores restricted to its 200 classes before the top-k (README.md).
+#   python tools/test.py configs/robustness/swinv2-h_ft_in1k_imagenet-r.py CHECKPOINT
+_base_ = ['../imagenet/swinv2-h_ft_in1k.py']
+
+test_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='mim_scaling.ImageNetR',
+        data_root='data/imagenet-r',
+        pipeline={{_base_.test_pipeline}}))
+test_evaluator = dict(type='mim_scaling.ClassSubsetAccuracy', topk=(1, 5))

@@ -1,0 +1,122 @@
+"""A training loop whose resumed runs continue exactly where the interrupted run was."""
+import copy
+import os
+from functools import partial
+from typing import Dict, List, Optional, Tuple, Union
+
+from mmengine.dataset import InfiniteSampler
+from mmengine.dist import get_rank, get_world_size
+from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner.base_loop import BaseLoop
+from mmengine.runner.utils import calc_dynamic_intervals
+from torch.utils.data import DataLoader
+
+from mim_scaling.datasets import (ResumableInfiniteSampler, SampleSeededDataset,
+                                  worker_init_fn)
+from mim_scaling.registry import LOOPS
+from mim_scaling.utils import preserved_random_states
+
+__all__ = ['ResumableIterBasedTrainLoop']
+
+INFINITE_SAMPLERS = ('InfiniteSampler', 'mmengine.InfiniteSampler', InfiniteSampler)
+
+
+@LOOPS.register_module()
+class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
+    """mmengine's ``IterBasedTrainLoop``, made to resume exactly and without replaying data.
+
+    - The training set is wrapped in :class:`~mim_scaling.datasets.SampleSeededDataset`
+      and sampled by :class:`~mim_scaling.datasets.ResumableInfiniteSampler` (which takes
+      the place of an ``InfiniteSampler`` in the config, with the same arguments): each
+      sample's crop, flip and mask draw from generators seeded by (seed, pass, index).
+    - On resume the sampler starts at the first sample not yet trained on. mmengine's loop
+      instead loads and discards every batch already trained on ("Advance dataloader N
+      steps"), hours of decoding late in a long run.
+    - Validation runs with the random states of the training process saved and restored, so
+      the training stream does not depend on when validation ran; the random states
+      themselves travel in checkpoints (:class:`~mim_scaling.engine.AtomicCheckpointHook`).
+    - Dataloader workers are killed by the kernel when the training process dies (Linux),
+      after mmengine's usual seeding.
+
+    The arguments are those of ``IterBasedTrainLoop``.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 max_iters: int,
+                 val_begin: int = 1,
+                 val_interval: int = 1000,
+                 dynamic_intervals: Optional[List[Tuple[int, int]]] = None) -> None:
+        if isinstance(dataloader, dict):
+            dataloader = self._seeded_dataloader_cfg(runner, dataloader)
+        # IterBasedTrainLoop.__init__ would start the workers here, loading batches from
+        # the start of the data before a resume could position the sampler.
+        BaseLoop.__init__(self, runner, dataloader)
+        self._max_iters = int(max_iters)
+        if self._max_iters != max_iters:
+            raise ValueError(f'train_cfg.max_iters must be an integer, got {max_iters}')
+        self._max_epochs = 1
+        self._epoch = 0
+        self._iter = 0
+        self.val_begin = val_begin
+        self.val_interval = val_interval
+        self.stop_training = False  # set by EarlyStoppingHook
+        if hasattr(self.dataloader.dataset, 'metainfo'):
+            self.runner.visualizer.dataset_meta = self.dataloader.dataset.metainfo
+        self.sampler = self._resumable_sampler(self.dataloader)
+        self.dataloader_iterator = None  # started by run(), at the resumed position
+        self.dynamic_milestones, self.dynamic_intervals = calc_dynamic_intervals(
+            self.val_interval, dynamic_intervals)
+
+    @staticmethod
+    def _seeded_dataloader_cfg(runner, cfg: Dict) -> Dict:
+        cfg = copy.deepcopy(cfg)
+        cfg['dataset'] = dict(type=SampleSeededDataset, dataset=cfg['dataset'])
+        sampler = cfg.get('sampler')
+        if isinstance(sampler, dict) and sampler.get('type') in INFINITE_SAMPLERS:
+            sampler['type'] = ResumableInfiniteSampler
+        # One base seed for all ranks: the same permutations, and a sample's randomness
+        # that does not depend on the number of ranks. (mmengine passes None to the sampler
+        # under diff_rank_seed and draws a shared one.)
+        seed = runner.cfg.get('randomness', {}).get('seed')
+        if isinstance(cfg.get('sampler'), dict) and seed is not None:
+            cfg['sampler'].setdefault('seed', seed)
+        if 'worker_init_fn' not in cfg and runner.seed is not None and cfg.get('num_workers'):
+            cfg['worker_init_fn'] = dict(
+                type=partial(worker_init_fn, parent_pid=os.getpid()),
+                num_workers=cfg['num_workers'], rank=get_rank(), seed=runner.seed,
+                disable_subprocess_warning=cfg.pop('disable_subprocess_warning', False))
+        return cfg
+
+    @staticmethod
+    def _resumable_sampler(dataloader: DataLoader):
+        sampler = getattr(dataloader.batch_sampler, 'sampler', dataloader.sampler)
+        if not hasattr(sampler, 'set_start'):
+            raise TypeError(
+                f'{ResumableIterBasedTrainLoop.__name__} needs a sampler that can start at a '
+                'given position, e.g. train_dataloader.sampler=dict('
+                f"type='mim_scaling.ResumableInfiniteSampler'); got {type(sampler).__name__}")
+        return sampler
+
+    def _start_data_at(self, iteration: int) -> None:
+        batch_size = self.dataloader.batch_size or self.dataloader.batch_sampler.batch_size
+        self.sampler.set_start(iteration * batch_size * get_world_size())
+        self.dataloader_iterator = iter(self.dataloader)
+
+    def run(self):
+        """Trains from the current iteration (0, or the resumed one) to ``max_iters``."""
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        self._start_data_at(self._iter)
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            self.run_iter(next(self.dataloader_iterator))
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0 or self._iter == self._max_iters)):
+                with preserved_random_states():
+                    self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model

@@ -1,0 +1,62 @@
+"""The ``memory_saving`` switches of a config, applied to its model and optimizer wrapper.
+
+configs/_base_/memory_ckpt_bf16_zero1.py sets them for SwinV2-H and SwinV2-g. They cannot
+be written into ``model`` and ``optim_wrapper`` by that file, because the models' and the
+schedules' _base_ files own those keys and mmengine refuses a key that two _base_ files set;
+``tools/train.py`` applies them (through ``tools/runner_setup.build_runner``) instead::
+
+    memory_saving = dict(with_cp=True, bf16=True, shard_optimizer=True)
+
+- ``with_cp``: ``model.backbone.with_cp = True`` (activation checkpointing of every block);
+- ``bf16``: the forward pass autocast to bfloat16, without loss scaling (bf16 has fp32's
+  range): the pre-training schedules' ``FiniteLossOptimWrapper`` becomes
+  ``BF16FiniteLossOptimWrapper``, a plain ``OptimWrapper`` mmengine's ``AmpOptimWrapper``
+  (which needs a GPU);
+- ``shard_optimizer``: the config's optimizer wrapped in ``ZeroRedundancyOptimizer``
+  (mmengine's and PyTorch's ZeRO stage 1: each rank keeps the optimizer states of its share
+  of the parameters), in distributed runs only, with the hook that gathers the shards
+  before each checkpoint (``mim_scaling.engine.optimizers.zero_redundancy`` says why).
+"""
+from mmengine.device import get_device
+
+__all__ = ['MEMORY_SAVING_KEYS', 'apply_memory_saving']
+
+MEMORY_SAVING_KEYS = ('with_cp', 'bf16', 'shard_optimizer')
+SHARDED_OPTIMIZER = 'mim_scaling.ZeroRedundancyOptimizer'
+# Wrappers with a bf16-autocast twin.
+BF16_WRAPPERS = {'mim_scaling.FiniteLossOptimWrapper': 'mim_scaling.BF16FiniteLossOptimWrapper'}
+
+
+def apply_memory_saving(cfg, distributed: bool) -> None:
+    """Applies ``cfg.memory_saving`` (if any) to ``cfg.model`` and ``cfg.optim_wrapper``."""
+    settings = cfg.get('memory_saving')
+    if not settings:
+        return
+    unknown = sorted(set(settings) - set(MEMORY_SAVING_KEYS))
+    if unknown:
+        raise ValueError(f'memory_saving has unknown keys {unknown}; '
+                         f'it takes {", ".join(MEMORY_SAVING_KEYS)}')
+    if settings.get('with_cp'):
+        cfg.model.backbone.with_cp = True
+    wrapper = cfg.optim_wrapper
+    if settings.get('bf16'):
+        kind = wrapper.get('type', 'OptimWrapper')
+        if kind in BF16_WRAPPERS:
+            wrapper.type = BF16_WRAPPERS[kind]
+        elif kind == 'OptimWrapper':
+            if get_device() == 'cpu':
+                raise SystemExit('memory_saving.bf16 with AmpOptimWrapper needs a GPU; add '
+                                 '--cfg-options memory_saving.bf16=False to train in fp32.')
+            wrapper.update(type='AmpOptimWrapper', dtype='bfloat16',
+                           loss_scale=dict(enabled=False))  # bf16 needs no loss scaling
+        elif kind not in BF16_WRAPPERS.values() and kind != 'AmpOptimWrapper':
+            raise ValueError(f'memory_saving.bf16 does not know how to autocast with '
+                             f'optim_wrapper.type={kind!r}')
+    optimizer = wrapper.optimizer
+    if (settings.get('shard_optimizer') and distributed
+            and optimizer.get('type') != SHARDED_OPTIMIZER):
+        inner = dict(optimizer)
+        wrapper.optimizer = dict(type=SHARDED_OPTIMIZER, optimizer_type=inner.pop('type'),
+                                 **inner)
+        cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
+                            dict(type='mim_scaling.ConsolidateOptimizerStateHook')]

@@ -1,0 +1,183 @@
+"""The study's figures and tables from a table of results.
+
+A results table is a list of rows with the fields of ``mim_scaling.study.StudyResult``
+(``model``, ``data``, ``length``, ``backbone_params``, ``val_loss``, ``top1``,
+``pretrain_work_dir``): the runs of a sweep (``tools/sweep.py`` writes them) or the released
+zoo (``mim_scaling.study.released_results()``).
+
+- Figure 1: fine-tuned top-1 against the relative training cost, one line per data set
+  (joining each model's schedules), bigger markers for bigger models (drawable from the
+  released table alone);
+- Figure 2: training and validation loss against iterations, a row of two panels (training,
+  validation) per model, one line per data set;
+- Figure 3: the same with a row per data set and a line per model.
+
+Functions return the matplotlib ``Figure``; :func:`save_figure` writes and closes it.
+"""
+import re
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+import matplotlib
+
+matplotlib.use('Agg')  # no display on training nodes
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from mim_scaling.zoo import MODELS, load_zoo  # noqa: E402
+
+from .loss_curves import read_loss_curves  # noqa: E402
+
+_SCALES = {'': 1, 'k': 1e3, 'K': 1e3, 'M': 1e6, 'B': 1e9, 'G': 1e9}
+
+
+def parse_count(text: str) -> float:
+    """``'49M'`` -> 49e6, ``'1.06B'`` -> 1.06e9, ``'125k'`` -> 125e3, ``'60it'`` -> 60."""
+    match = re.fullmatch(r'\s*(\d+(?:\.\d+)?)\s*([kKMBG]?)(?:it|iters)?\s*', str(text))
+    if match is None:
+        raise ValueError(f'cannot read a count from {text!r} (e.g. 49M, 1.06B, 125k, 60it)')
+    return float(match.group(1)) * _SCALES[match.group(2)]
+
+
+def _ordered(values: Iterable[str]) -> List[str]:
+    """Distinct values in order of first appearance (the zoo's order for its rows)."""
+    return list(dict.fromkeys(values))
+
+
+def relative_training_cost(results: Sequence) -> List[float]:
+    """Training cost of each row relative to SwinV2-S at 125k iterations.
+
+    All the study's models have the same depths, input size and batch, so the compute of an
+    iteration grows with the parameter count (up to the small attention term): the cost is
+    taken as parameters x iterations. Rows of other models (a grid of one's own) are
+    measured against the cheapest row instead.
+    """
+    missing = [f'{r.model} {r.data} {r.length}' for r in results if not r.backbone_params]
+    if missing:
+        raise ValueError(f'no backbone_params for {", ".join(missing)}: the relative '
+                         'training cost needs the parameter count of every model')
+    costs = [parse_count(r.backbone_params) * parse_count(r.length) for r in results]
+    zoo_names = {name for name, _ in MODELS.values()}
+    if all(r.model in zoo_names for r in results):
+        small = next(e for e in load_zoo() if e.model == 's' and e.length == '125k')
+        unit = parse_count(small.backbone_params) * small.iters
+    else:
+        unit = min(costs)
+    return [cost / unit for cost in costs]
+
+
+def figure_1(results: Sequence, title: str = 'ImageNet-1K top-1 after fine-tuning') -> Figure:
+    """Fine-tuned top-1 against relative training cost: a line per pre-training data set
+    joining the schedules of each model, marker area growing with the parameter count."""
+    rows = [r for r in results if r.top1 is not None]
+    if not rows:
+        raise ValueError('no fine-tuned top-1 in the results: Figure 1 needs finished '
+                         'fine-tunings (or the released table)')
+    costs = relative_training_cost(rows)
+    params = [parse_count(r.backbone_params) for r in rows]
+    smallest = min(params)
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    for i, data in enumerate(_ordered(r.data for r in rows)):
+        # One line per data set, in pieces: each model's schedules joined by increasing cost
+        # (NaN breaks the line between models).
+        xs, ys, sizes = [], [], []
+        for model in _ordered(r.model for r in rows if r.data == data):
+            points = sorted((c, r.top1, p) for r, c, p in zip(rows, costs, params)
+                            if r.data == data and r.model == model)
+            if xs:
+                xs.append(float('nan'))
+                ys.append(float('nan'))
+            xs += [c for c, _, _ in points]
+            ys += [t for _, t, _ in points]
+            sizes += [p for _, _, p in points]
+        ax.plot(xs, ys, '-', color=f'C{i}', alpha=0.8, label=data)
+        visible = [(x, y) for x, y in zip(xs, ys) if x == x]  # without the breaks
+        ax.scatter(*zip(*visible), s=[30 * (p / smallest)**0.6 for p in sizes], color=f'C{i}',
+                   edgecolors='white', linewidths=0.5, zorder=3)
+    ax.set_xscale('log')
+    ax.set_xlabel('relative training cost (SwinV2-S, 125k iterations = 1)')
+    ax.set_ylabel('top-1 accuracy (%)')
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(title='pre-training data', fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _loss_grid(results: Sequence, rows_by: str, lines_by: str, length: Optional[str],
+               title: str) -> Figure:
+    runs = []
+    for r in results:
+        if r.pretrain_work_dir:
+            train, val = read_loss_curves(r.pretrain_work_dir)
+            if train or val:
+                runs.append((r, train, val))
+    if not runs:
+        raise FileNotFoundError(
+            'no training logs (*/vis_data/scalars.json) in the pre-training work dirs of the '
+            'results: run the sweep first, or check the work dirs in the table')
+    if length is None:  # the longest schedule shows the most of the dynamics
+        length = max(_ordered(r.length for r, _, _ in runs), key=parse_count)
+    runs = [run for run in runs if run[0].length == length]
+    if not runs:
+        raise ValueError(f'no run with logs has the length {length!r}')
+    groups = _ordered(getattr(r, rows_by) for r, _, _ in runs)
+    colors: Dict[str, str] = {
+        name: f'C{i}' for i, name in enumerate(_ordered(getattr(r, lines_by) for r, _, _ in runs))}
+    fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.6 * len(groups) + 0.8), dpi=110,
+                             squeeze=False, sharex=True)
+    for row, group in enumerate(groups):
+        for r, train, val in runs:
+            if getattr(r, rows_by) != group:
+                continue
+            name = getattr(r, lines_by)
+            for ax, curve, style in ((axes[row][0], train, '-'), (axes[row][1], val, '-o')):
+                if curve:
+                    steps = sorted(curve)
+                    ax.plot(steps, [curve[s] for s in steps], style, color=colors[name],
+                            markersize=3, label=name)
+        axes[row][0].set_title(f'{group}: training loss', fontsize=9)
+        axes[row][1].set_title(f'{group}: validation loss', fontsize=9)
+        for ax in axes[row]:
+            ax.set_ylabel('loss')
+            ax.grid(alpha=0.3)
+        axes[row][1].legend(fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel('iteration')
+    fig.suptitle(f'{title}, {parse_count(length):,.0f} iterations')
+    fig.tight_layout()
+    return fig
+
+
+def figure_2(results: Sequence, length: Optional[str] = None) -> Figure:
+    """Training and validation loss: a row per model, a line per pre-training data set.
+    ``length`` picks the schedule when the table has several (default: the longest)."""
+    return _loss_grid(results, 'model', 'data', length, 'SimMIM loss by model')
+
+
+def figure_3(results: Sequence, length: Optional[str] = None) -> Figure:
+    """Training and validation loss: a row per pre-training data set, a line per model."""
+    return _loss_grid(results, 'data', 'model', length, 'SimMIM loss by pre-training data')
+
+
+def study_table(results: Sequence, value: str = 'val_loss', digits: int = 4) -> str:
+    """A Markdown table of one field of the results (e.g. ``val_loss``, ``top1``): a row per
+    model and length, a column per pre-training data set, as the paper tabulates them."""
+    datas = _ordered(r.data for r in results)
+    cells = {(r.model, r.length, r.data): getattr(r, value) for r in results}
+    lines = ['| model | iterations | ' + ' | '.join(datas) + ' |',
+             '|---|---|' + '---|' * len(datas)]
+    for model, length in _ordered((r.model, r.length) for r in results):
+        values = [cells.get((model, length, d)) for d in datas]
+        lines.append(f'| {model} | {length} | ' + ' | '.join(
+            '-' if v is None else f'{v:.{digits}f}' for v in values) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def save_figure(fig: Figure, out_file: Union[str, Path]) -> Path:
+    """Writes ``fig`` as PNG and closes it."""
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_file)
+    plt.close(fig)
+    return out_file

@@ -1,0 +1,59 @@
+"""Evaluating with a checkpoint that lacks weights of the model is an error (tools/test.py)."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from mim_scaling.engine.checkpoint_fit import CheckpointMismatchError, check_checkpoint_fits
+from mim_scaling.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(REPO, 'configs', 'demo', 'simmim_swinv2-demo_300it_skimage.py')
+
+
+@pytest.fixture(scope='module')
+def simmim():
+    """The demo's SimMIM (SwinV2 of width 32) as the config builds it."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(Config.fromfile(DEMO).model)
+
+
+def save(path, state):
+    torch.save({'meta': {}, 'state_dict': state}, path)
+    return str(path)
+
+
+def test_a_complete_checkpoint_fits(simmim, tmp_path):
+    check_checkpoint_fits(simmim, save(tmp_path / 'full.pth', simmim.state_dict()))
+
+
+def test_tools_test_refuses_a_simmim_checkpoint_without_decoder(simmim, tmp_path, monkeypatch):
+    backbone_only = save(tmp_path / 'backbone.pth', {
+        k: v for k, v in simmim.state_dict().items() if k.startswith('backbone.')})
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))  # for its sibling runner_setup
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    # tools/test.py under another name: 'test' is a package of the standard library.
+    spec = importlib.util.spec_from_file_location('tools_test', osp.join(REPO, 'tools', 'test.py'))
+    test = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test)
+    with pytest.raises(CheckpointMismatchError) as info:
+        test.main([DEMO, backbone_only, '--work-dir', str(tmp_path / 'work')])
+    message = str(info.value)
+    assert 'does not give the SimMIM of the config all its weights' in message
+    assert 'model.neck: 2 (neck.decoder.0.weight, neck.decoder.0.bias)' in message
+    assert 'convert a released one without --backbone-only' in message
+
+
+def test_a_backbone_of_another_width_is_described(simmim, tmp_path):
+    state = dict(simmim.state_dict())
+    state['backbone.patch_embed.proj.weight'] = torch.zeros(48, 3, 4, 4)
+    with pytest.raises(CheckpointMismatchError) as info:
+        check_checkpoint_fits(simmim, save(tmp_path / 'wide.pth', state))
+    message = str(info.value)
+    assert ('patch_embed.proj.weight: checkpoint (48, 3, 4, 4) vs model (32, 3, 4, 4)'
+            in message)
+    assert 'The checkpoint holds embed_dims=48' in message
+    assert 'the model is embed_dims=32' in message

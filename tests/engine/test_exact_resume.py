@@ -1,0 +1,137 @@
+"""Long runs of a tiny pre-training through tools/train.py (stochastic depth on, two
+dataloader workers), as the README promises them:
+
+- a run killed with SIGKILL and resumed with ``--resume`` logs the same loss at every
+  iteration as the same run left alone, without loading the batches it skips;
+- the kill leaves no process behind;
+- the resident memory of the training process and its workers stays flat.
+
+One uninterrupted run (sampled for memory) and one killed run share the start-up time.
+"""
+import importlib
+import signal
+import subprocess
+import time
+from statistics import median
+
+import psutil
+import pytest
+import torch
+
+from tiny_pretrain import ROOT, environment, logged_losses, train_command, write_config
+
+RESUME_ITERS, CHECKPOINT, BATCH, WORKERS = 24, 8, 4, 2
+LONG_ITERS = 160  # the uninterrupted run, sampled for memory
+MiB = 2**20
+
+
+def start(config, work_dir, *options):
+    return subprocess.Popen(train_command(config, work_dir, *options), cwd=ROOT,
+                            env=environment(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def last_iteration(work_dir):
+    runs = logged_losses(work_dir)
+    return max(runs[-1], default=0) if runs else 0
+
+
+def memory(process):
+    workers = {}
+    for child in process.children(recursive=True):
+        try:
+            workers[child.pid] = child.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass  # a short-lived helper
+    return process.memory_info().rss, workers
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('long_runs')
+    config = write_config(tmp_path, LONG_ITERS, val_interval=CHECKPOINT,
+                          checkpoint_interval=CHECKPOINT)
+    straight_dir, killed_dir = tmp_path / 'straight', tmp_path / 'killed'
+    straight = start(config, straight_dir)
+    killed = start(config, killed_dir, '--cfg-options', f'train_cfg.max_iters={RESUME_ITERS}')
+    samples, workers, deadline = [], {}, time.monotonic() + 300
+    try:
+        while killed.poll() is None or straight.poll() is None:
+            assert time.monotonic() < deadline, 'the runs took more than 300 s'
+            if killed.poll() is None:
+                # Every child seen, not one snapshot (a /proc scan can miss a process).
+                workers.update((c.pid, c) for c in psutil.Process(killed.pid).children(True))
+                if (killed_dir / f'iter_{CHECKPOINT}.pth').exists():
+                    killed.send_signal(signal.SIGKILL)
+                    killed.wait(timeout=10)
+            if straight.poll() is None and (iteration := last_iteration(straight_dir)):
+                samples.append((iteration, *memory(psutil.Process(straight.pid))))
+            time.sleep(0.05)
+    finally:
+        for process in (straight, killed):
+            if process.poll() is None:
+                process.kill()
+    assert straight.returncode == 0, straight.stderr.read()[-4000:]
+    assert killed.returncode == -signal.SIGKILL
+    _, left_behind = psutil.wait_procs(list(workers.values()), timeout=3)
+
+    # tools/train.py --resume, called in this process to save a start-up, with the
+    # environment of the runs above.
+    count_file = tmp_path / 'loads_after_resume.txt'
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in environment(count_file).items():
+            patch.setenv(key, value)
+        patch.syspath_prepend(str(ROOT / 'tools'))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            importlib.import_module('train').main(
+                [str(config), '--work-dir', str(killed_dir), '--resume', '--cfg-options',
+                 f'train_cfg.max_iters={RESUME_ITERS}'])
+        finally:
+            torch.set_num_threads(threads)
+    log = sorted(killed_dir.glob('2*/2*.log'))[-1].read_text()
+    return dict(straight=logged_losses(straight_dir)[0], killed=logged_losses(killed_dir),
+                samples=samples, workers=workers, left_behind=left_behind, log=log,
+                loads=len(count_file.read_text().splitlines()))
+
+
+def test_a_kill_leaves_no_process_behind(runs):
+    assert len(runs['workers']) >= WORKERS
+    assert not runs['left_behind'], f"left behind: {runs['left_behind']}"
+
+
+def test_the_resumed_run_logs_the_losses_of_the_uninterrupted_one(runs):
+    straight = runs['straight']
+    resumed_from = int(runs['log'].split('resumed epoch: 0, iter: ')[1].split()[0])
+    assert CHECKPOINT <= resumed_from < RESUME_ITERS
+    *interrupted, resumed = runs['killed']
+    assert sorted(resumed) == list(range(resumed_from + 1, RESUME_ITERS + 1))
+    assert resumed == {i: straight[i] for i in resumed}  # exactly, iteration by iteration
+    for losses in interrupted:
+        assert losses == {i: straight[i] for i in losses}
+
+
+def test_the_resumed_run_does_not_load_the_batches_it_skips(runs):
+    # mmengine's loop loaded and discarded the resumed_from batches before resuming.
+    resumed_from = int(runs['log'].split('resumed epoch: 0, iter: ')[1].split()[0])
+    still_to_train = (RESUME_ITERS - resumed_from) * BATCH
+    prefetched = 2 * WORKERS * BATCH  # by the workers when the last batch is taken
+    assert still_to_train <= runs['loads'] <= still_to_train + prefetched
+
+
+def test_resident_memory_stays_flat(runs):
+    # Past the allocator's warm-up (half the run), the median resident memory of the second
+    # half of the samples exceeds that of the first by no more than noise; keeping one batch
+    # per iteration would add 20 MiB.
+    warm = [s for s in runs['samples'] if s[0] > LONG_ITERS // 2]
+    assert len(warm) >= 10
+    early, late = warm[:len(warm) // 2], warm[len(warm) // 2:]
+    growth = median(s[1] for s in late) - median(s[1] for s in early)
+    assert growth < 12 * MiB, f'the training process grew by {growth / MiB:.1f} MiB'
+    workers = set(early[0][2]) & set(late[len(late) // 2][2])
+    assert len(workers) >= WORKERS  # the same, persistent workers throughout
+    for pid in workers:
+        growth = (median(s[2][pid] for s in late if pid in s[2])
+                  - median(s[2][pid] for s in early if pid in s[2]))
+        assert growth < 4 * MiB, f'worker {pid} grew by {growth / MiB:.1f} MiB'

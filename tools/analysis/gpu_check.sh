@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The GPU check of the pre-training code, for a lent machine with one CUDA device, its own
+# Python with PyTorch, torchvision and timm, and no package index. Under 8 minutes, printing
+# as it goes. Build the wheel folder here first, and carry it there with the working tree:
+#
+#   bash tools/analysis/build_gpu_wheels.sh            # -> .whl/ (pure-Python, ~4 MiB)
+#   bash tools/analysis/gpu_check.sh                   # on the GPU machine, in the repo root
+#
+# Steps (each bounded by a timeout, a failing one does not stop the others):
+#   1. install .whl/ with pip --no-index --no-deps into a private folder put on PYTHONPATH;
+#   2. the tests that need no compiled mmcv ops (no Mask R-CNN / UPerNet), on the GPU machine;
+#   3. the SimMIM step of SwinV2-B, 192 px, batch 128, bf16: ours against timm eager, then
+#      ours compiled, images/s, peak memory and MFU (benchmark_simmim.py);
+#   4. the SwinV2-B backbone forward+backward at 1024x1024 with 2 images (the Mask R-CNN
+#      input), with and without activation checkpointing, peak memory included;
+#   5. tools/dist_train.sh with 1 GPU on NCCL, a few iterations of the demo config.
+# Output is also written to ${OUT:-/tmp}/gpu_check.log.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export PYTHON=${PYTHON:-python3}
+WHEELS=${WHEELS:-.whl}
+SITE=${SITE:-/tmp/mim_scaling_site}
+LOG=${OUT:-/tmp}/gpu_check.log
+export PYTHONUNBUFFERED=1
+exec > >(tee "$LOG") 2>&1
+failed=()
+
+step() { echo; echo "=== [$(date -u +%H:%M:%S), ${SECONDS}s] $*"; }
+run() {  # run SECONDS NAME COMMAND...: a step's command under a timeout, noting failures
+    local limit=$1 name=$2
+    shift 2
+    timeout --kill-after=10 "$limit" "$@"
+    local rc=$?
+    if [[ $rc -ne 0 ]]; then
+        echo "--- $name: FAILED (exit $rc$([[ $rc -eq 124 ]] && echo ', timed out'))"
+        failed+=("$name")
+    fi
+}
+
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+"$PYTHON" -c 'import sys, torch, torchvision, timm; print(sys.version.split()[0], "torch",
+    torch.__version__, "torchvision", torchvision.__version__, "timm", timm.__version__,
+    "CUDA", torch.version.cuda, torch.cuda.get_device_name())'
+
+step "1. install the wheels of $WHEELS into $SITE"
+if ! ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+    echo "no wheels in $WHEELS: run tools/analysis/build_gpu_wheels.sh first and carry $WHEELS"
+    exit 1
+fi
+wheels=()
+for w in "$WHEELS"/*.whl; do
+    # setuptools only where the machine's own lacks pkg_resources (mmengine needs it).
+    if [[ $(basename "$w") == setuptools-* ]] && "$PYTHON" -c 'import pkg_resources' \
+            2>/dev/null; then
+        continue
+    fi
+    wheels+=("$w")
+done
+run 30 install "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --upgrade --target "$SITE" "${wheels[@]}"
+export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}"
+run 60 imports "$PYTHON" -c 'import mmengine, mmcv, mmpretrain, mim_scaling
+print("mmengine", mmengine.__version__, "mmcv", mmcv.__version__, "mmpretrain",
+      mmpretrain.__version__, "mim_scaling", mim_scaling.__version__)'
+
+step "2. tests that need no compiled mmcv ops"
+xdist=()
+"$PYTHON" -c 'import xdist' 2>/dev/null && xdist=(-n 8)
+run 90 tests "$PYTHON" -m pytest -q -p no:cacheprovider --continue-on-collection-errors \
+    "${xdist[@]}" \
+    tests/models tests/engine tests/evaluation tests/visualization tests/zoo \
+    tests/test_checkpoint.py tests/tools/test_analysis_tools.py \
+    --deselect tests/tools/test_analysis_tools.py::test_gpu_wheel_set_covers_what_the_gpu_machine_lacks
+
+step "3a. SimMIM step, SwinV2-B, 192 px, batch 128, bf16: ours against timm, eager"
+run 80 simmim "$PYTHON" tools/analysis/benchmark_simmim.py --device cuda --dtype bfloat16 \
+    --batch 128 --repeats 10 --warmup 3
+step "3b. the same, ours compiled (compile=True) against ours eager"
+run 150 simmim-compiled "$PYTHON" tools/analysis/benchmark_simmim.py --device cuda \
+    --dtype bfloat16 --batch 128 --repeats 10 --warmup 3 --impls mim_scaling \
+    --compile mim_scaling --no-memory
+
+step "4. SwinV2-B backbone forward+backward, 1024x1024, 2 images, with and without checkpointing"
+run 60 backbone-1024 "$PYTHON" tools/analysis/benchmark_backbone.py --device cuda \
+    --dtype bfloat16 --img-size 1024 --window 14 --batch 2 --repeats 5 \
+    --impls mim_scaling timm --with-cp both
+
+step "5. tools/dist_train.sh, 1 GPU, NCCL, demo config"
+DEMO=/tmp/gpu_check_demo
+run 60 demo-data "$PYTHON" tools/misc/prepare_sample_images.py "$DEMO/data"
+run 70 dist-train bash tools/dist_train.sh \
+    configs/demo/simmim_swinv2-demo_300it_skimage.py 1 --work-dir "$DEMO/work_dir" \
+    --cfg-options train_dataloader.dataset.data_root="$DEMO/data/" \
+    val_dataloader.dataset.data_root="$DEMO/data/" test_dataloader.dataset.data_root="$DEMO/data/" \
+    train_cfg.max_iters=20 train_cfg.val_interval=20 default_hooks.logger.interval=5 \
+    default_hooks.checkpoint.interval=20
+
+step "done in ${SECONDS}s; failed: ${failed[*]:-none}"
+[[ ${#failed[@]} -eq 0 ]]
