@@ -18,4 +18,5 @@ demo: env
 	@echo "Reconstructions: $(DEMO_DIR)/reconstruction.png"
 
 test: env
-	$(PYTHON) -m pytest
+	# One process per core; tests/conftest.py gives each one torch thread.
+	$(PYTHON) -m pytest -n auto --dist loadfile
