@@ -5,7 +5,7 @@
 # Prepare the images with: python tools/misc/prepare_sample_images.py data/skimage_samples
 _base_ = [
     '../_base_/models/simmim_swinv2-b.py',
-    '../_base_/datasets/imagenet_simmim_192.py',
+    '../_base_/datasets/folder_simmim_192.py',
     '../_base_/schedules/simmim_step_125k.py',
     '../_base_/default_runtime_pretrain.py',
 ]
@@ -21,25 +21,13 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     pin_memory=False,
-    dataset=dict(
-        _delete_=True,
-        type='CustomDataset',
-        data_root=data_root,
-        data_prefix='train',
-        with_label=False,
-        pipeline={{_base_.train_pipeline}}))
+    dataset=dict(data_root=data_root))
 val_dataloader = dict(
     batch_size=4,
     num_workers=0,
     persistent_workers=False,
     pin_memory=False,
-    dataset=dict(
-        _delete_=True,
-        type='CustomDataset',
-        data_root=data_root,
-        data_prefix='val',
-        with_label=False,
-        pipeline={{_base_.val_pipeline}}))
+    dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 
 # A batch of 8 instead of 2048 and a 1000x smaller model: a larger lr than Table 1's.

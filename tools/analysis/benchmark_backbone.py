@@ -20,8 +20,8 @@ import argparse
 
 import timm
 import torch
-from benchmark_utils import Result, machine_summary, peak_memory, print_results, \
-    time_interleaved
+from benchmark_utils import Result, add_step_args, machine_summary, peak_memory, \
+    print_results, time_interleaved
 from mmpretrain.models import SwinTransformerV2 as MMPretrainSwinV2
 
 from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
@@ -96,12 +96,7 @@ def parse_args(argv=None):
     parser.add_argument('--img-size', type=int, default=192)
     parser.add_argument('--window', type=int, default=12)
     parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--repeats', type=int, default=5, help='timed steps of each model')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed steps before them')
-    parser.add_argument('--threads', type=int, help="CPU threads of torch (default: torch's)")
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'],
-                        help='autocast dtype (float32: none)')
+    add_step_args(parser)
     parser.add_argument('--forward-only', action='store_true')
     parser.add_argument('--impls', nargs='+', default=list(IMPLS), choices=IMPLS)
     parser.add_argument('--with-cp', choices=['no', 'yes', 'both'], default='no',

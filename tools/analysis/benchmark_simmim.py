@@ -23,8 +23,8 @@ import copy
 import timm
 import torch
 import torch.nn as nn
-from benchmark_utils import Result, machine_summary, peak_memory, print_results, \
-    time_interleaved
+from benchmark_utils import Result, add_step_args, machine_summary, peak_memory, \
+    print_results, time_interleaved
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
@@ -111,12 +111,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG, help='a SimMIM pre-training config')
     parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--repeats', type=int, default=5, help='timed steps of each')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed steps before them')
-    parser.add_argument('--threads', type=int, help="CPU threads of torch (default: torch's)")
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'],
-                        help='autocast dtype (AmpOptimWrapper); float32: none')
+    add_step_args(parser)
     parser.add_argument('--impls', nargs='+', default=['mim_scaling', 'timm'],
                         choices=['mim_scaling', 'timm'], help='encoders of the SimMIM step')
     parser.add_argument('--compile', nargs='*', choices=['mim_scaling', 'timm'], metavar='IMPL',

@@ -37,6 +37,16 @@ GiB = 2**30
 MiB = 2**20
 
 
+def add_step_args(parser) -> None:
+    """The options every training-step benchmark takes, spelled the same in each."""
+    parser.add_argument('--repeats', type=int, default=5, help='timed steps of each')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps before them')
+    parser.add_argument('--threads', type=int, help="CPU threads of torch (default: torch's)")
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'],
+                        help='autocast dtype (float32: none)')
+
+
 def load_average() -> Optional[float]:
     """The 1-minute load average, or None where the platform has none."""
     return os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
