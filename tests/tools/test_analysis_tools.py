@@ -46,8 +46,18 @@ def test_results_print_rates_and_ratios_to_the_reference(capsys):
         reference='theirs')
     rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
             for line in capsys.readouterr().out.splitlines()[3:]}
-    assert rows['ours'] == ['1', '8', '2.000x', '1.0 MiB', '0.500x']  # median of 1, 1, 9 s
-    assert rows['theirs'] == ['2', '4', '1.000x', '2.0 MiB', '1.000x']
+    # median of 1, 1, 9 s; a single reference repeat pairs with nothing
+    assert rows['ours'] == ['1', '8', '2.000x', '-', '1.0 MiB', '0.500x']
+    assert rows['theirs'] == ['2', '4', '1.000x', '1.000x (1.000-1.000)', '2.0 MiB', '1.000x']
+
+
+def test_paired_ratios_compare_each_repeat_with_the_references_of_the_same_turn():
+    # The machine slows down 3x after the first turn; within each turn ours is twice as fast.
+    ours, theirs = [1.0, 3.0, 3.0], [2.0, 6.0, 6.0]
+    assert benchmark_utils.paired_ratios(ours, theirs) == [2.0, 2.0, 2.0]
+    assert benchmark_utils.paired_ratios([1.0, 4.0], [2.0, 2.0]) == [0.5, 2.0]  # sorted
+    with pytest.raises(ValueError, match='as many repeats'):
+        benchmark_utils.paired_ratios(ours, theirs[:2])
 
 
 def test_timm_encoder_of_the_simmim_benchmark_computes_ours():
@@ -73,8 +83,9 @@ def test_simmim_benchmark_runs_on_the_demo_model(capsys):
     for name in ('mim_scaling backbone fwd+bwd', 'mim_scaling SimMIM step', 'timm SimMIM step'):
         row = next(line for line in out.splitlines() if line.startswith(f'| {name} '))
         cells = [c.strip() for c in row.split('|')[2:-1]]
-        assert float(cells[1]) > 0 and cells[3].endswith('B'), row  # img/s, peak memory
-    assert re.search(r'The SimMIM step costs [+-]\d+\.\d% time over the backbone', out)
+        assert float(cells[1]) > 0 and cells[4].endswith('B'), row  # img/s, peak memory
+    assert re.search(r'The SimMIM step costs [+-]\d+\.\d% time over the backbone .*'
+                     r'[+-]\d+\.\d% as the median of the repeats', out)
 
 
 def test_backbone_benchmark_runs_on_a_small_model(capsys):

@@ -5,7 +5,9 @@ one run, on a machine that may be shared with other jobs. Three rules make its r
 
 * **Interleaved repeats** (:func:`time_interleaved`): after a warm-up of each candidate, the
   candidates take turns in every repeat, so a change of load weighs on all of them alike;
-  the median of the repeats is reported.
+  the median of the repeats is reported, and the median of the *paired* ratios (each repeat's
+  time of the reference over the candidate's, measured back to back), which a drift of the
+  machine's speed over the run moves far less than the ratio of the medians.
 * **Peak memory of the step itself** (:func:`peak_memory`): the largest number of bytes
   allocated during one call *above what was allocated before it* (activations, gradients,
   optimizer states created by the call, temporaries), the same quantity on both devices:
@@ -158,6 +160,14 @@ class Result:
         return self.items / self.median
 
 
+def paired_ratios(seconds: Sequence[float], reference: Sequence[float]) -> List[float]:
+    """Each repeat's rate ratio to the reference (its time over the candidate's), sorted."""
+    if len(seconds) != len(reference):
+        raise ValueError(f'paired ratios need as many repeats: {len(seconds)} and '
+                         f'{len(reference)}')
+    return sorted(ref / s for s, ref in zip(seconds, reference))
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (readable as plain text too), columns padded to their widest cell."""
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
@@ -180,13 +190,18 @@ def print_results(results: Sequence[Result], reference: Optional[str] = None,
     ref = by_name[reference] if reference is not None else results[0]
     extra_keys = list(dict.fromkeys(k for r in results for k in r.extra))
     has_memory = any(r.peak_bytes is not None for r in results)
-    headers = ['', 's/call', f'{unit}/s', f'{unit}/s ratio']
+    headers = ['', 's/call', f'{unit}/s', f'{unit}/s ratio', 'paired ratio (range)']
     if has_memory:
         headers += ['peak memory', 'memory ratio']
     headers += extra_keys
     rows = []
     for r in results:
         row = [r.name, f'{r.median:.4g}', f'{r.rate:.4g}', f'{r.rate / ref.rate:.3f}x']
+        if len(r.seconds) == len(ref.seconds):
+            paired = paired_ratios(r.seconds, ref.seconds)
+            row.append(f'{statistics.median(paired):.3f}x ({paired[0]:.3f}-{paired[-1]:.3f})')
+        else:
+            row.append('-')
         if has_memory:
             row.append(_format_bytes(r.peak_bytes))
             row.append(f'{r.peak_bytes / ref.peak_bytes:.3f}x'

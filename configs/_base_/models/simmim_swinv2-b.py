@@ -16,7 +16,7 @@ model = dict(
         drop_path_rate=0.1,
         out_indices=(3, ),
         use_mask_token=True),
-    neck=dict(type='SimMIMLinearDecoder', in_channels=128 * 8, encoder_stride=32),
+    neck=dict(type='mim_scaling.SimMIMLinearDecoder', in_channels=128 * 8, encoder_stride=32),
     head=dict(
         type='SimMIMHead',
         patch_size=4,

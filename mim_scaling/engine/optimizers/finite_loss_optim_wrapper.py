@@ -7,6 +7,7 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 
 from mim_scaling.registry import OPTIM_WRAPPERS
+from .clip_grad import clip_grad_norm_
 
 __all__ = ['FiniteLossOptimWrapper', 'NonFiniteError']
 
@@ -37,6 +38,9 @@ class FiniteLossOptimWrapper(OptimWrapper):
     - ``non_finite='skip'``: no backward, no step (with gradient accumulation, the whole
       accumulated step is dropped); the running count is logged as ``non_finite_skipped``.
 
+    Gradient-norm clipping (``clip_grad=dict(max_norm=...)``) is PyTorch's, skipping the
+    multiplication by 1 when the norm is within bounds (:func:`clip_grad_norm_`).
+
     For fp16, use mmengine's ``AmpOptimWrapper`` instead (``tools/train.py --amp``): its
     dynamic loss scale already skips steps with non-finite gradients and adjusts the scale.
 
@@ -51,6 +55,8 @@ class FiniteLossOptimWrapper(OptimWrapper):
             raise ValueError(f"optim_wrapper.non_finite must be 'stop' or 'skip', got "
                              f'{non_finite!r}')
         super().__init__(optimizer, **kwargs)
+        if getattr(self, 'clip_func', None) is torch.nn.utils.clip_grad_norm_:
+            self.clip_func = clip_grad_norm_
         self.non_finite = non_finite
         self._skip_accumulated = False
 

@@ -1,0 +1,3 @@
+from .simmim_linear_decoder import SimMIMLinearDecoder
+
+__all__ = ['SimMIMLinearDecoder']
