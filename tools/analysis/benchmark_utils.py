@@ -6,8 +6,8 @@ one run, on a machine that may be shared with other jobs. Three rules make its r
 * **Interleaved repeats** (:func:`time_interleaved`): after a warm-up of each candidate, the
   candidates take turns in every repeat, so a change of load weighs on all of them alike;
   the median of the repeats is reported, and the median of the *paired* ratios (each repeat's
-  time of the reference over the candidate's, measured back to back), which a drift of the
-  machine's speed over the run moves far less than the ratio of the medians.
+  time of the reference over the candidate's, measured back to back, so that a slow stretch
+  of the run weighs on both sides of a ratio), with their range.
 * **Peak memory of the step itself** (:func:`peak_memory`): the largest number of bytes
   allocated during one call *above what was allocated before it* (activations, gradients,
   optimizer states created by the call, temporaries), the same quantity on both devices:
