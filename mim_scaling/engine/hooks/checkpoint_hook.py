@@ -1,6 +1,7 @@
 """Checkpoints a long run can always resume from, exactly."""
 import os
 import os.path as osp
+from unittest import mock
 
 import torch
 from mmengine.dist import all_gather_object, is_main_process
@@ -32,8 +33,8 @@ class AtomicCheckpointHook(CheckpointHook):
       ``meta['random_states']`` and, when the run is resumed, restored just before its
       first iteration, so stochastic depth and the like continue their streams.
 
-    The periodic checkpoints are the atomic ones; ``save_best`` copies are written as by
-    mmengine.
+    ``save_best`` checkpoints are written the same way, and the previous best is removed
+    only once the new one is in place (mmengine removes it first).
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -84,6 +85,31 @@ class AtomicCheckpointHook(CheckpointHook):
             f'The weights are not finite after iteration {runner.iter + 1} ({len(bad)} '
             f'tensors, e.g. {", ".join(bad[:3])}): {self.filename_tmpl.format(step)} was not '
             f'saved and no checkpoint was removed. {last_checkpoint_note()}')
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self._atomic:
+            super()._save_best_checkpoint(runner, metrics)
+            return
+        # mmengine's own rules decide what is best; only its two file operations change:
+        # the save goes to a temporary name, the removal of the previous best waits.
+        written, replaced = [], []
+        save = runner.save_checkpoint
+
+        def save_to_temporary(out_dir, filename, *args, **kwargs):
+            if filename.endswith(TMP_SUFFIX):  # the periodic checkpoint mmengine re-saves
+                return save(out_dir, filename, *args, **kwargs)
+            written.append(osp.join(out_dir, filename))
+            return save(out_dir, filename + TMP_SUFFIX, *args, **kwargs)
+
+        with mock.patch.object(runner, 'save_checkpoint', save_to_temporary), \
+                mock.patch.object(self.file_backend, 'remove', replaced.append):
+            super()._save_best_checkpoint(runner, metrics)
+        if is_main_process():
+            for path in written:
+                publish(path + TMP_SUFFIX, path)
+            for path in replaced:
+                if path not in written and osp.isfile(path):
+                    os.remove(path)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         self._check_finite_weights(runner, step)

@@ -1,12 +1,14 @@
 """AtomicCheckpointHook: a save killed half-way leaves the previous checkpoint and
-last_checkpoint intact (mmengine removed the previous one first), non-finite weights are
-never saved, and each checkpoint carries the random states a resumed run continues."""
+last_checkpoint intact (mmengine removed the previous one first), and the previous best
+checkpoint too; non-finite weights are never saved, and each checkpoint carries the random
+states a resumed run continues."""
 import copy
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner import runner as mmengine_runner
@@ -14,6 +16,7 @@ from mmengine.runner import runner as mmengine_runner
 import mim_scaling  # noqa: F401
 from mim_scaling.checkpoint import safe_load
 from mim_scaling.engine import NonFiniteError, find_resumable_checkpoint
+from mim_scaling.registry import METRICS
 
 TOY_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), '_toy')
 
@@ -70,6 +73,49 @@ def test_a_save_killed_half_way_keeps_the_previous_checkpoint(toy_config, tmp_pa
     assert resumed.iter == 6
     assert sorted(p.name for p in work.glob('iter_*')) == ['iter_6.pth']  # rotated, no .tmp
     assert (work / 'last_checkpoint').read_text() == str(work / 'iter_6.pth')
+
+
+@METRICS.register_module(force=True)
+class ValidationCount(BaseMetric):
+    """1 at the first validation, 2 at the second...: every validation is a new best."""
+    count = 0
+
+    def process(self, data_batch, data_samples):
+        pass
+
+    def compute_metrics(self, results):
+        ValidationCount.count += 1
+        return dict(count=ValidationCount.count)
+
+
+def test_a_best_save_killed_half_way_keeps_the_previous_best(toy_config, tmp_path,
+                                                             monkeypatch):
+    cfg = copy.deepcopy(toy_config)
+    cfg.val_dataloader, cfg.val_cfg = cfg.test_dataloader, dict()
+    cfg.val_evaluator = dict(type='mim_scaling.ValidationCount')
+    cfg.train_cfg.val_interval = 2
+    cfg.default_hooks.checkpoint.update(save_best='count', rule='greater')
+    real_save = mmengine_runner.save_checkpoint
+
+    def killed_on_second_best(checkpoint, filename, **kwargs):
+        real_save(checkpoint, filename, **kwargs)
+        if 'best_count_iter_4' in filename:
+            data = open(filename, 'rb').read()
+            open(filename, 'wb').write(data[:len(data) // 2])
+            raise Killed
+
+    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', killed_on_second_best)
+    with pytest.raises(Killed):
+        train(cfg, tmp_path, 'killed', max_iters=4)
+    assert not (tmp_path / 'best_count_iter_4.pth').exists()
+    best = safe_load(tmp_path / 'best_count_iter_2.pth')  # intact, not removed
+    assert best['meta']['iter'] == 2
+
+    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', real_save)
+    train(cfg, tmp_path, 'resumed', max_iters=6, resume=True)
+    # The best of the resumed run replaced the old one once it was written.
+    assert sorted(p.name for p in tmp_path.glob('best_*')) == ['best_count_iter_6.pth']
+    assert safe_load(tmp_path / 'best_count_iter_6.pth')['meta']['iter'] == 6
 
 
 class BreakWeights(Hook):
