@@ -22,8 +22,9 @@ normalisation runs later, batched, in both models' ``SelfSupDataPreprocessor``):
 
 ``--fidelity`` compares the 192-px crops with the reference's (Pillow decoding the whole
 file, Pillow's antialiased bilinear resize of the crop): ours, ours without reduced-scale
-decoding, mmpretrain's OpenCV resize, and Pillow's own shortcut (``Image.draft`` and
-``resize(reducing_gap=2.0)``, what ``Image.thumbnail`` does).
+decoding, mmpretrain's OpenCV resize, Pillow's own shortcut (``Image.draft`` and
+``resize(reducing_gap=2.0)``, what ``Image.thumbnail`` does), and decoding every file at
+half scale whatever the crop (which upsamples crops that keep less than twice the output).
 """
 import argparse
 import os.path as osp
@@ -153,7 +154,8 @@ def reference_crop(path, box, size):
 def fidelity(paths, draws=4):
     """Mean absolute difference and PSNR of each method's crops to the reference's."""
     from mim_scaling.datasets.transforms import LoadImageRandomResizedCrop
-    from mim_scaling.datasets.transforms.load_random_resized_crop import random_crop_box
+    from mim_scaling.datasets.transforms.load_random_resized_crop import (random_crop_box,
+                                                                          resize_reduced)
     spec = dict(crop_ratio_range=(0.67, 1.0), aspect_ratio_range=(3. / 4., 4. / 3.))
     size = (192, 192)
     ours = LoadImageRandomResizedCrop(192, **spec)
@@ -168,6 +170,14 @@ def fidelity(paths, draws=4):
             return np.asarray(image.convert('RGB').resize(
                 size, Image.BILINEAR, box=(left * sx, top * sy, (left + w) * sx,
                                            (top + h) * sy), reducing_gap=2.0))
+
+    def half_scale(path, box):  # what 1.5x would take at 500x375: upsampling the crop
+        with open(path, 'rb') as f:
+            data = f.read()
+        height, width = simplejpeg.decode_jpeg_header(data)[:2]
+        half = simplejpeg.decode_jpeg(data, 'RGB', min_height=-(-height // 2),
+                                      min_width=-(-width // 2), min_factor=2)
+        return resize_reduced(half, box, (height, width), size)[..., ::-1]
 
     def opencv(path, box):
         top, left, h, w = box
@@ -184,6 +194,7 @@ def fidelity(paths, draws=4):
     methods = {'mim_scaling (DCT scaling, gap 2)': transform(ours),
                'mim_scaling, full-size decoding': transform(exact),
                'Pillow draft + reducing_gap=2.0': lambda p, b, s: pillow_shortcut(p, b),
+               'half-scale decoding, always': lambda p, b, s: half_scale(p, b),
                'mmpretrain (OpenCV bilinear)': lambda p, b, s: opencv(p, b)}
     errors = {name: [] for name in methods}
     for i, path in enumerate(paths):
