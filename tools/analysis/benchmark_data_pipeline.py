@@ -171,7 +171,7 @@ def fidelity(paths, draws=4):
                 size, Image.BILINEAR, box=(left * sx, top * sy, (left + w) * sx,
                                            (top + h) * sy), reducing_gap=2.0))
 
-    def half_scale(path, box):  # what 1.5x would take at 500x375: upsampling the crop
+    def half_scale(path, box):  # every file at half scale: upsamples the crop at 500x375
         with open(path, 'rb') as f:
             data = f.read()
         height, width = simplejpeg.decode_jpeg_header(data)[:2]
