@@ -123,7 +123,7 @@ def decode_only(paths):
 def entropy_decode_only(paths):
     """A bound for every pipeline that reads whole JPEG files, even at reduced scale: decoding
     at 1/8 scale, which leaves libjpeg-turbo little but the entropy decoding that no DCT
-    scaling skips (one coefficient per block, no inverse DCT, 1/64 of the pixels)."""
+    scaling skips (one coefficient per block, a 1x1 inverse DCT, 1/64 of the pixels)."""
     def run():
         for path in paths:
             with open(path, 'rb') as f:
