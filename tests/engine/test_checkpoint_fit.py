@@ -1,5 +1,4 @@
 """Evaluating with a checkpoint that lacks weights of the model is an error (tools/test.py)."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,6 +8,7 @@ from mmengine.registry import DefaultScope
 
 from mim_scaling.engine.checkpoint_fit import CheckpointMismatchError, check_checkpoint_fits
 from mim_scaling.registry import MODELS
+from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo', 'simmim_swinv2-demo_300it_skimage.py')
@@ -35,12 +35,8 @@ def test_tools_test_refuses_a_simmim_checkpoint_without_decoder(simmim, tmp_path
         k: v for k, v in simmim.state_dict().items() if k.startswith('backbone.')})
     monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))  # for its sibling runner_setup
     monkeypatch.setenv('LOCAL_RANK', '0')
-    # tools/test.py under another name: 'test' is a package of the standard library.
-    spec = importlib.util.spec_from_file_location('tools_test', osp.join(REPO, 'tools', 'test.py'))
-    test = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test)
     with pytest.raises(CheckpointMismatchError) as info:
-        test.main([DEMO, backbone_only, '--work-dir', str(tmp_path / 'work')])
+        load_tool('test.py').main([DEMO, backbone_only, '--work-dir', str(tmp_path / 'work')])
     message = str(info.value)
     assert 'does not give the SimMIM of the config all its weights' in message
     assert 'model.neck: 2 (neck.decoder.0.weight, neck.decoder.0.bias)' in message

@@ -1,7 +1,6 @@
 """Continuing the pre-training of a released checkpoint on a folder of one's own images: the
 config starts from the released encoder and decoder (``load_from``) and scales Table 1's lr
 to the batch actually used."""
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 from mim_scaling.zoo.fetch import fetch
+from tool_scripts import load_tool
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/pretrain/simmim_swinv2-b_continue-20k_folder.py'
@@ -27,10 +27,7 @@ def released(monkeypatch):
 def demo_photographs(out_dir, splits=dict(train=['astronaut', 'coffee'], val=['chelsea'])):
     """A few of the demo's photographs, read and laid out as tools/misc/prepare_sample_images.py
     does (all of them take seconds to write)."""
-    spec = importlib.util.spec_from_file_location(
-        'prepare_sample_images', ROOT / 'tools/misc/prepare_sample_images.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('misc/prepare_sample_images.py')
     for split, names in splits.items():
         (out_dir / split).mkdir(parents=True)
         for name in names:

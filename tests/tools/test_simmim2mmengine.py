@@ -1,6 +1,5 @@
 """The checkpoint converter reads the authors' released format, timm state dicts and our own
 pre-training checkpoints, safely, into weights that give timm's features."""
-import importlib.util
 import re
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import torch
 
 from mim_scaling.checkpoint import safe_load
 from mim_scaling.models.backbones import SwinV2
+from tool_scripts import call_tool
 
 ROOT = Path(__file__).parents[2]
 TOOL = ROOT / 'tools/model_converters/simmim2mmengine.py'
@@ -75,14 +75,7 @@ def run_tool(*args):
 
 def convert(*args):
     """The tool's main() in this process (faster); returns its exit message, or None."""
-    spec = importlib.util.spec_from_file_location('simmim2mmengine', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    try:
-        tool.main([str(a) for a in args])
-    except SystemExit as e:
-        return str(e.code)
-    return None
+    return call_tool('model_converters/simmim2mmengine.py', *args)
 
 
 def features(backbone, x):

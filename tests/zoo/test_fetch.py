@@ -4,7 +4,6 @@ local server on 127.0.0.1 answers as the Hugging Face hub does, with files the t
 the released format."""
 import hashlib
 import http.server
-import importlib.util
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from mim_scaling.checkpoint import safe_load
+from tool_scripts import call_tool
 
 ROOT = Path(__file__).parents[2]
 COMMIT = 'a' * 40
@@ -119,14 +119,7 @@ def hub(released_files):
 
 def fetch_tool(*args):
     """tools/model_zoo/fetch.py's main() in this process; returns its exit message or None."""
-    spec = importlib.util.spec_from_file_location('fetch_tool', ROOT / 'tools/model_zoo/fetch.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    try:
-        tool.main([str(a) for a in args])
-    except SystemExit as e:
-        return str(e.code)
-    return None
+    return call_tool('model_zoo/fetch.py', *args)
 
 
 def test_a_pretrained_name_is_downloaded_once_and_converted_for_our_configs(

@@ -1,12 +1,12 @@
 """The OpenMMLab metafiles list all 126 released checkpoints with the zoo table's figures,
 their download address on the authors' hub and a config that exists."""
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mim_scaling.zoo import DATASETS, load_zoo
+from tool_scripts import load_tool
 
 ROOT = Path(__file__).parents[2]
 # The authors' Hugging Face repository, as microsoft/Swin-Transformer's MODELHUB.md links it.
@@ -65,8 +65,5 @@ def test_every_config_exists(models):
 
 
 def test_metafiles_are_generated_from_the_current_table():
-    spec = importlib.util.spec_from_file_location(
-        'make_metafiles', ROOT / 'tools/model_zoo/make_metafiles.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main(['--check'])  # exits with the stale files' names otherwise
+    # Exits with the stale files' names otherwise.
+    load_tool('model_zoo/make_metafiles.py').main(['--check'])

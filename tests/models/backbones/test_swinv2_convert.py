@@ -2,7 +2,6 @@
 ImageNet config and their accuracy through tools/test.py; converted files record the windows
 of the pre-training."""
 import importlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from mmengine.runner import load_checkpoint
 from mim_scaling.checkpoint import safe_load
 from mim_scaling.models.backbones.swinv2_convert import convert_checkpoint
 from mim_scaling.registry import MODELS
+from tool_scripts import load_tool
 
 ROOT = Path(__file__).parents[3]
 
@@ -28,11 +28,7 @@ def released(monkeypatch):
 
 
 def converter(*args):
-    spec = importlib.util.spec_from_file_location(
-        'simmim2mmengine', ROOT / 'tools/model_converters/simmim2mmengine.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main([str(a) for a in args])
+    load_tool('model_converters/simmim2mmengine.py').main([str(a) for a in args])
 
 
 def imagenet_classifier(released, config='configs/imagenet/swinv2-b_ft_in1k.py'):
