@@ -2,7 +2,6 @@
 that pickle callables are refused before anything runs, foreign checkpoints load inertly."""
 import argparse
 import builtins
-import copy
 import functools
 import http.server
 import os
@@ -15,7 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
+from mmengine.runner import CheckpointLoader, load_checkpoint
 
 from mim_scaling.checkpoint import (ForeignList, ForeignObject, UnsafeCheckpointError,
                                     load_foreign_checkpoint)
@@ -30,15 +29,9 @@ def toy_config(tmp_path, monkeypatch):
     return Config.fromfile(toy_task.write_config(str(tmp_path)))
 
 
-def run_toy(cfg, work_dir, name, max_iters, resume=False, hooks=()):
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir, cfg.experiment_name = str(work_dir), name
-    cfg.train_cfg.max_iters, cfg.resume = max_iters, resume
-    runner = Runner.from_cfg(cfg)
-    for hook in hooks:
-        runner.register_hook(hook)
-    runner.train()
-    return runner
+def run_toy(*args, **kwargs):
+    import toy_task  # on the path once the toy_config fixture has run
+    return toy_task.train(*args, **kwargs)
 
 
 class RecordIterations(Hook):

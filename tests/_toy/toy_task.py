@@ -5,6 +5,7 @@ final weights; registered in mmengine's root registries under names no library u
 Configs load it with ``custom_imports=dict(imports=['toy_task'])`` and this folder on
 PYTHONPATH (see :func:`write_config`).
 """
+import copy
 import os.path as osp
 
 import torch
@@ -13,6 +14,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
+from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -108,3 +110,16 @@ def write_config(directory):
     with open(path, 'w') as f:
         f.write(CONFIG)
     return path
+
+
+def train(cfg, work_dir, name, max_iters, resume=False, hooks=()):
+    """Trains a copy of ``cfg`` for ``max_iters`` in ``work_dir`` (``resume``: from its last
+    checkpoint) with ``hooks`` registered too; returns the Runner."""
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir, cfg.experiment_name = str(work_dir), name
+    cfg.train_cfg.max_iters, cfg.resume = max_iters, resume
+    runner = Runner.from_cfg(cfg)
+    for hook in hooks:
+        runner.register_hook(hook)
+    runner.train()
+    return runner
