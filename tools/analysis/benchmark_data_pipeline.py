@@ -42,6 +42,11 @@ from PIL import Image
 
 from benchmark_utils import Result, format_table, machine_summary, print_results, time_interleaved
 
+from mim_scaling.datasets.transforms import LoadImageRandomResizedCrop  # registers it too
+from mim_scaling.datasets.transforms.load_random_resized_crop import (decode_jpeg,
+                                                                      random_crop_box,
+                                                                      resize_reduced)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 OUR_DATASET = osp.join(REPO, 'configs', '_base_', 'datasets', 'imagenet_simmim_192.py')
 # mmpretrain's own SimMIM config (its configs ship inside the package).
@@ -120,17 +125,21 @@ def decode_only(paths):
     return run
 
 
+def read_reduced(path, reduction, colorspace='BGR'):
+    """The JPEG at ``path`` decoded at ``1 / reduction`` scale, and its full (height, width)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    height, width = simplejpeg.decode_jpeg_header(data)[:2]
+    return decode_jpeg(path, data, height, width, reduction, colorspace), (height, width)
+
+
 def entropy_decode_only(paths):
     """A bound for every pipeline that reads whole JPEG files, even at reduced scale: decoding
     at 1/8 scale, which leaves libjpeg-turbo little but the entropy decoding that no DCT
     scaling skips (one coefficient per block, a 1x1 inverse DCT, 1/64 of the pixels)."""
     def run():
         for path in paths:
-            with open(path, 'rb') as f:
-                data = f.read()
-            height, width = simplejpeg.decode_jpeg_header(data)[:2]
-            simplejpeg.decode_jpeg(data, 'BGR', min_height=-(-height // 8),
-                                   min_width=-(-width // 8), min_factor=8)
+            read_reduced(path, 8)
     return run
 
 
@@ -153,9 +162,6 @@ def reference_crop(path, box, size):
 
 def fidelity(paths, draws=4):
     """Mean absolute difference and PSNR of each method's crops to the reference's."""
-    from mim_scaling.datasets.transforms import LoadImageRandomResizedCrop
-    from mim_scaling.datasets.transforms.load_random_resized_crop import (random_crop_box,
-                                                                          resize_reduced)
     spec = dict(crop_ratio_range=(0.67, 1.0), aspect_ratio_range=(3. / 4., 4. / 3.))
     size = (192, 192)
     ours = LoadImageRandomResizedCrop(192, **spec)
@@ -172,12 +178,8 @@ def fidelity(paths, draws=4):
                                            (top + h) * sy), reducing_gap=2.0))
 
     def half_scale(path, box):  # every file at half scale: upsamples the crop at 500x375
-        with open(path, 'rb') as f:
-            data = f.read()
-        height, width = simplejpeg.decode_jpeg_header(data)[:2]
-        half = simplejpeg.decode_jpeg(data, 'RGB', min_height=-(-height // 2),
-                                      min_width=-(-width // 2), min_factor=2)
-        return resize_reduced(half, box, (height, width), size)[..., ::-1]
+        half, full_size = read_reduced(path, 2, 'RGB')
+        return resize_reduced(half, box, full_size, size)[..., ::-1]
 
     def opencv(path, box):
         top, left, h, w = box
@@ -244,5 +246,4 @@ def main():
 
 
 if __name__ == '__main__':
-    import mim_scaling  # noqa: F401  (registers the transforms)
     main()

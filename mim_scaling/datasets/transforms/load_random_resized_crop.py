@@ -74,6 +74,20 @@ def dct_reduction(crop_h: int, crop_w: int, out_h: int, out_w: int,
     return 1
 
 
+def decode_jpeg(path: str, data: bytes, height: int, width: int, reduction: int = 1,
+                colorspace: str = 'BGR') -> np.ndarray:
+    """The JPEG ``data`` of a ``height`` x ``width`` image decoded by libjpeg-turbo at
+    ``1 / reduction`` scale (DCT scaling; 1, 2, 4 or 8); raises :class:`UnreadableImageError`
+    naming ``path`` for a corrupt or truncated file."""
+    try:
+        # strict=True: libjpeg's warnings (a truncated file, corrupt data) are errors.
+        return simplejpeg.decode_jpeg(
+            data, colorspace=colorspace, min_height=-(-height // reduction),
+            min_width=-(-width // reduction), min_factor=reduction, strict=True)
+    except ValueError as error:
+        raise UnreadableImageError(path, f'corrupt or truncated JPEG ({error})') from None
+
+
 def resize_antialiased(img: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """Bilinear resize of an (H, W, C) uint8 array, antialiased when it shrinks.
 
@@ -186,12 +200,12 @@ class LoadImageRandomResizedCrop(BaseTransform):
             top, left, crop_h, crop_w = self._crop_box(height, width)
             reduction = dct_reduction(crop_h, crop_w, *self.scale, self.reducing_gap)
             if reduction > 1:
-                img = self._decode_jpeg(path, data, height, width, reduction, 'RGB')
+                img = decode_jpeg(path, data, height, width, reduction, 'RGB')
                 img = resize_reduced(img, (top, left, crop_h, crop_w), (height, width),
                                      self.scale)
                 results.update(img=img, img_shape=img.shape[:2], ori_shape=(height, width))
                 return results
-            img = self._decode_jpeg(path, data, height, width, 1, 'BGR')
+            img = decode_jpeg(path, data, height, width)
         img = resize_antialiased(img[top:top + crop_h, left:left + crop_w], self.scale)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
@@ -214,17 +228,6 @@ class LoadImageRandomResizedCrop(BaseTransform):
         if colorspace not in ('Gray', 'YCbCr', 'RGB'):  # CMYK, YCCK: OpenCV converts them
             return None
         return height, width
-
-    @staticmethod
-    def _decode_jpeg(path: str, data: bytes, height: int, width: int, reduction: int,
-                     colorspace: str) -> np.ndarray:
-        try:
-            # strict=True: libjpeg's warnings (a truncated file, corrupt data) are errors.
-            return simplejpeg.decode_jpeg(
-                data, colorspace=colorspace, min_height=-(-height // reduction),
-                min_width=-(-width // reduction), min_factor=reduction, strict=True)
-        except ValueError as error:
-            raise UnreadableImageError(path, f'corrupt or truncated JPEG ({error})') from None
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(scale={self.scale}, '
