@@ -5,7 +5,7 @@ transforms, targets, hooks and optimizer constructors under the scope ``mim_scal
 allow-lists the types that mmengine's own checkpoints need, so that resuming works with
 PyTorch's safe ``weights_only`` loading kept on.
 """
-from . import checkpoint  # noqa: F401  (installs safe checkpoint loading)
+from . import safe_loading  # noqa: F401  (installs safe checkpoint loading)
 from . import datasets, engine, evaluation, models  # noqa: F401
 from .registry import SCOPE
 

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from mim_scaling.registry import MODELS
 from mim_scaling.visualization import read_loss_curves
 

@@ -105,7 +105,7 @@ def test_custom_imports_registers_the_package(tmp_path):
         Config.fromfile({str(config)!r})
         assert 'mim_scaling' in sys.modules
         from mmdet.registry import MODELS
-        import mim_scaling.checkpoint as checkpoint
+        import mim_scaling.safe_loading as checkpoint
         assert MODELS.get('mim_scaling.SwinV2') is not None
         assert CheckpointLoader._get_checkpoint_loader('x.pth') is checkpoint.load_from_local
     """)

@@ -10,7 +10,7 @@ Usage::
 The metrics of the config's ``test_evaluator`` are logged to ``--work-dir`` (else the
 config's ``work_dir``, else ``./work_dirs/<config name>``). ``--out`` also dumps every
 prediction (mmengine's ``DumpResults``) to a pickle file. The checkpoint is loaded with
-PyTorch's safe ``weights_only`` loading (see ``mim_scaling.checkpoint``), and must hold
+PyTorch's safe ``weights_only`` loading (see ``mim_scaling.safe_loading``), and must hold
 every weight of the model in its shape (e.g. the SimMIM decoder for a pre-training config):
 otherwise the tool stops with an error saying what is missing, before evaluating.
 """
@@ -18,7 +18,7 @@ import argparse
 
 from mmengine.evaluator import DumpResults
 
-from mim_scaling.engine.checkpoint_fit import check_checkpoint_fits
+from mim_scaling.engine.checkpoint_coverage import check_checkpoint_fits
 from runner_setup import add_common_args, build_runner, load_config
 
 

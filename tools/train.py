@@ -19,7 +19,7 @@ Logs and checkpoints go to ``--work-dir``, else the config's ``work_dir``, else
 ``./work_dirs/<config name>``. ``--amp`` switches to mmengine's ``AmpOptimWrapper`` with a
 dynamic loss scale; it needs a CUDA (or NPU/MLU/MUSA) device and stops with an error
 otherwise rather than silently training in fp32. Checkpoints are loaded with PyTorch's safe
-``weights_only`` loading (see ``mim_scaling.checkpoint``).
+``weights_only`` loading (see ``mim_scaling.safe_loading``).
 """
 import argparse
 
@@ -29,7 +29,7 @@ from mmengine.logging import print_log
 
 from runner_setup import add_common_args, build_runner, load_config
 
-from mim_scaling.engine.checkpoint_files import checkpoint_problem, find_resumable_checkpoint
+from mim_scaling.engine.checkpoint_integrity import checkpoint_problem, find_resumable_checkpoint
 
 
 def parse_args(argv=None):

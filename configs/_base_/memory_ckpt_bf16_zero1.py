@@ -1,5 +1,5 @@
 # Memory settings that fit SwinV2-H and SwinV2-g pre-training into 80 GB GPUs at 64 images
-# per GPU (docs/memory.md has the budget, from tools/analysis/memory_model.py):
+# per GPU (docs/memory.md has the budget, from tools/benchmarks/memory_model.py):
 # - with_cp: activation checkpointing of every SwinV2 block;
 # - bf16: autocast to bfloat16 (mmengine's AmpOptimWrapper; bf16 needs no loss scaling);
 # - shard_optimizer: AdamW's moments sharded over the GPUs (ZeRO stage 1, mmengine's

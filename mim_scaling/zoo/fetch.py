@@ -15,7 +15,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from ..checkpoint import load_foreign_checkpoint
+from ..safe_loading import load_foreign_checkpoint
 from ..models.backbones.swinv2_convert import convert_checkpoint
 from .table import HUB_REPO, HUB_REVISION, ZooEntry, find
 

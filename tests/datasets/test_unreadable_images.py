@@ -13,7 +13,7 @@ from mmengine.registry import DefaultScope
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from mim_scaling.datasets import SkipUnreadableImages
 from mim_scaling.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from mim_scaling.registry import DATASETS

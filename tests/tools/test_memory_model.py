@@ -1,4 +1,4 @@
-"""tools/analysis/memory_model.py predicts the peak memory of a training step that PyTorch's
+"""tools/benchmarks/memory_model.py predicts the peak memory of a training step that PyTorch's
 allocator records for a small SimMIM model on the CPU, with and without checkpointing."""
 import os.path as osp
 
@@ -11,12 +11,12 @@ TOLERANCE = 0.15  # relative; allocator temporaries of the backward pass are not
 @pytest.fixture(scope='module')
 def memory_model():
     import sys
-    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
+    sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
     try:
         import memory_model
         yield memory_model
     finally:
-        sys.path.remove(osp.join(REPO, 'tools', 'analysis'))
+        sys.path.remove(osp.join(REPO, 'tools', 'benchmarks'))
 
 
 def test_predicted_peak_matches_the_measured_one(memory_model):

@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY_DIR = osp.join(REPO, 'tests', '_toy')

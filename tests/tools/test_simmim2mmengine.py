@@ -9,7 +9,7 @@ import pytest
 import timm
 import torch
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from mim_scaling.models.backbones import SwinV2
 from tool_scripts import call_tool
 

@@ -4,7 +4,7 @@ import random
 import numpy as np
 import torch
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from mim_scaling.utils import (capture_random_states, preserved_random_states,
                                restore_random_states)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from tool_scripts import call_tool
 
 ROOT = Path(__file__).parents[2]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from mim_scaling.checkpoint import UnsafeCheckpointError, load_foreign_checkpoint
+from mim_scaling.safe_loading import UnsafeCheckpointError, load_foreign_checkpoint
 from mim_scaling.models.backbones.swinv2_convert import convert_checkpoint, describe
 
 

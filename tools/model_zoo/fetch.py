@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mim_scaling.checkpoint import UnsafeCheckpointError
+from mim_scaling.safe_loading import UnsafeCheckpointError
 from mim_scaling.zoo import DATASETS, HUB_REPO, LENGTHS, MODELS, ZooEntry, find, select
 from mim_scaling.zoo.fetch import DEFAULT_OUT_DIR, fetch, is_finetuned_name
 

@@ -1,4 +1,4 @@
-from .checkpoint_hook import AtomicCheckpointHook
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .consolidate_optimizer_hook import ConsolidateOptimizerStateHook
 from .eager_optimizer_hook import EagerOptimizerUpdateHook
 from .loss_curve_hook import LossCurveHook

@@ -27,7 +27,7 @@ from timm.layers import DropPath, Mlp
 
 from mim_scaling.registry import MODELS
 from .swinv2_convert import pretrained_window_sizes
-from .swinv2_state_dict import mismatch_message, to_backbone_state_dict, unwrap_state_dict
+from .swinv2_key_mapping import mismatch_message, to_backbone_state_dict, unwrap_state_dict
 
 ARCH_SETTINGS = {
     # SwinV2-T is not part of the study; it is the well-known small member of the family.

@@ -21,7 +21,7 @@ from typing import Dict, List, Mapping, Optional
 
 import torch
 
-from .swinv2_state_dict import to_backbone_state_dict, unwrap_state_dict
+from .swinv2_key_mapping import to_backbone_state_dict, unwrap_state_dict
 
 CONVERTED_BY = 'mim_scaling.models.backbones.swinv2_convert'
 # Classifier head names: the authors' and mmpretrain's / timm's.

@@ -13,7 +13,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import runner as mmengine_runner
 
 import mim_scaling  # noqa: F401
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from mim_scaling.engine import NonFiniteError, find_resumable_checkpoint
 from mim_scaling.registry import METRICS
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
 from mim_scaling.models.backbones.swinv2 import WindowAttention
-from mim_scaling.models.backbones.swinv2_state_dict import to_backbone_state_dict
+from mim_scaling.models.backbones.swinv2_key_mapping import to_backbone_state_dict
 
 TINY = dict(embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8])
 

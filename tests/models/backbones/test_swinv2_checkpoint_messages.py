@@ -8,7 +8,7 @@ from mmengine.logging import MMLogger
 
 from mim_scaling.engine.hooks import PretrainedWindowsHook
 from mim_scaling.models.backbones import SwinV2
-from mim_scaling.models.backbones.swinv2_state_dict import architecture_text
+from mim_scaling.models.backbones.swinv2_key_mapping import architecture_text
 
 ARCH = dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2])
 

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-from mim_scaling.checkpoint import safe_load
+from mim_scaling.safe_loading import safe_load
 from mim_scaling.models.backbones.swinv2_convert import convert_checkpoint
 from mim_scaling.registry import MODELS
 from tool_scripts import load_tool

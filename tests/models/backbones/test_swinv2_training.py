@@ -9,9 +9,9 @@ import torch
 
 from mim_scaling.models.backbones import SwinV2, swinv2
 from mim_scaling.models.backbones.swinv2 import SwinV2Block, WindowAttention, shift_mask
-from mim_scaling.models.backbones.swinv2_state_dict import to_backbone_state_dict
+from mim_scaling.models.backbones.swinv2_key_mapping import to_backbone_state_dict
 
-sys.path.insert(0, str(Path(__file__).parents[3] / 'tools' / 'analysis'))
+sys.path.insert(0, str(Path(__file__).parents[3] / 'tools' / 'benchmarks'))
 from benchmark_utils import peak_memory  # noqa: E402
 
 TINY = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8])

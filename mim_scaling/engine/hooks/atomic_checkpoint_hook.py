@@ -11,7 +11,7 @@ from mmengine.model import is_model_wrapper
 
 from mim_scaling.registry import HOOKS
 from mim_scaling.utils import capture_random_states, restore_random_states
-from ..checkpoint_files import TMP_SUFFIX, publish, write_text_atomically
+from ..checkpoint_integrity import TMP_SUFFIX, publish, write_text_atomically
 from ..optimizers.finite_loss_optim_wrapper import NonFiniteError, last_checkpoint_note
 
 __all__ = ['AtomicCheckpointHook']

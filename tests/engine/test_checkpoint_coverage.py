@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mim_scaling.engine.checkpoint_fit import CheckpointMismatchError, check_checkpoint_fits
+from mim_scaling.engine.checkpoint_coverage import CheckpointMismatchError, check_checkpoint_fits
 from mim_scaling.registry import MODELS
 from tool_scripts import load_tool
 

@@ -15,7 +15,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mim_scaling.models.backbones.swinv2 import ARCH_SETTINGS, SwinV2
-from mim_scaling.models.backbones.swinv2_state_dict import mismatch_message, unwrap_state_dict
+from mim_scaling.models.backbones.swinv2_key_mapping import mismatch_message, unwrap_state_dict
 
 __all__ = ['CheckpointMismatchError', 'check_checkpoint_fits']
 

@@ -3,8 +3,8 @@
 # Python with PyTorch, torchvision and timm, and no package index. Under 8 minutes, printing
 # as it goes. Build the wheel folder here first, and carry it there with the working tree:
 #
-#   bash tools/analysis/build_gpu_wheels.sh            # -> .whl/ (pure-Python, ~4 MiB)
-#   bash tools/analysis/gpu_check.sh                   # on the GPU machine, in the repo root
+#   bash tools/benchmarks/build_gpu_wheels.sh            # -> .whl/ (pure-Python, ~4 MiB)
+#   bash tools/benchmarks/gpu_check.sh                   # on the GPU machine, in the repo root
 #
 # Steps (each bounded by a timeout, a failing one does not stop the others):
 #   1. install .whl/ with pip --no-index --no-deps into a private folder put on PYTHONPATH;
@@ -45,7 +45,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 step "1. install the wheels of $WHEELS into $SITE"
 if ! ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-    echo "no wheels in $WHEELS: run tools/analysis/build_gpu_wheels.sh first and carry $WHEELS"
+    echo "no wheels in $WHEELS: run tools/benchmarks/build_gpu_wheels.sh first and carry $WHEELS"
     exit 1
 fi
 wheels=()
@@ -74,15 +74,15 @@ run 90 tests "$PYTHON" -m pytest -q -p no:cacheprovider --continue-on-collection
     --deselect tests/tools/test_analysis_tools.py::test_gpu_wheel_set_covers_what_the_gpu_machine_lacks
 
 step "3a. SimMIM step, SwinV2-B, 192 px, batch 128, bf16: ours against timm, eager"
-run 80 simmim "$PYTHON" tools/analysis/benchmark_simmim.py --device cuda --dtype bfloat16 \
+run 80 simmim "$PYTHON" tools/benchmarks/benchmark_simmim.py --device cuda --dtype bfloat16 \
     --batch 128 --repeats 10 --warmup 3
 step "3b. the same, ours compiled (compile=True) against ours eager"
-run 150 simmim-compiled "$PYTHON" tools/analysis/benchmark_simmim.py --device cuda \
+run 150 simmim-compiled "$PYTHON" tools/benchmarks/benchmark_simmim.py --device cuda \
     --dtype bfloat16 --batch 128 --repeats 10 --warmup 3 --impls mim_scaling \
     --compile mim_scaling --no-memory
 
 step "4. SwinV2-B backbone forward+backward, 1024x1024, 2 images, with and without checkpointing"
-run 60 backbone-1024 "$PYTHON" tools/analysis/benchmark_backbone.py --device cuda \
+run 60 backbone-1024 "$PYTHON" tools/benchmarks/benchmark_backbone.py --device cuda \
     --dtype bfloat16 --img-size 1024 --window 14 --batch 2 --repeats 5 \
     --impls mim_scaling timm --with-cp both
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
-from mim_scaling.engine.checkpoint_files import (checkpoint_problem,
+from mim_scaling.engine.checkpoint_integrity import (checkpoint_problem,
                                                  find_resumable_checkpoint,
                                                  write_text_atomically)
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).parents[2]
 
 def log_to_captured_stdout(name):
     """A new current MMLogger: it writes to the stdout capsys captures in this test."""
-    MMLogger.get_instance(f'test_checkpoint_files_{name}')
+    MMLogger.get_instance(f'test_checkpoint_integrity_{name}')
 
 
 def save(path, value=1.0):

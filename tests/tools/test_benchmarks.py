@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 ROOT = Path(__file__).parents[2]
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
+sys.path.insert(0, str(ROOT / 'tools' / 'benchmarks'))
 import benchmark_backbone  # noqa: E402
 import benchmark_simmim  # noqa: E402
 import benchmark_utils  # noqa: E402
@@ -64,7 +64,7 @@ def test_timm_encoder_of_the_simmim_benchmark_computes_ours():
     """The timm side of the SimMIM comparison is the same model: with our weights and mask
     token it gives our encoder's output."""
     from mim_scaling.models.backbones import SwinV2
-    from mim_scaling.models.backbones.swinv2_state_dict import to_backbone_state_dict
+    from mim_scaling.models.backbones.swinv2_key_mapping import to_backbone_state_dict
     cfg = Config(dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4]),
                       img_size=64, window_size=4, patch_size=4, drop_path_rate=0.))
     theirs = benchmark_simmim.TimmSimMIMEncoder(cfg).eval()
@@ -115,7 +115,7 @@ def _installed_version(dist: str):
 
 
 def test_gpu_wheel_set_covers_what_the_gpu_machine_lacks():
-    """Offline check of tools/analysis/build_gpu_wheels.sh's wheel set (building it needs
+    """Offline check of tools/benchmarks/build_gpu_wheels.sh's wheel set (building it needs
     the package index: the script checks the downloaded wheels the same way): the pinned
     OpenMMLab versions are the tested ones, and every requirement of them and of this
     package is carried, on the GPU machine, or declared not needed there."""
@@ -124,7 +124,7 @@ def test_gpu_wheel_set_covers_what_the_gpu_machine_lacks():
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    script = (ROOT / 'tools/analysis/build_gpu_wheels.sh').read_text()
+    script = (ROOT / 'tools/benchmarks/build_gpu_wheels.sh').read_text()
     pins = dict(p.split('==') for p in bash_array(script, 'PURE_PYTHON')
                 + bash_array(script, 'COMPILED_CP312'))
     for name in ('mmengine', 'mmpretrain', 'simplejpeg'):

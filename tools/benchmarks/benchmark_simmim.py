@@ -10,11 +10,11 @@ token: a thin adapter adds SimMIM's), all in one run with interleaved repeats
 utilisation: FLOPs of one step counted by ``torch.utils.flop_counter`` over the device's
 dense peak (``--peak-tflops``; 989 for an H100's or H200's bf16)::
 
-    python tools/analysis/benchmark_simmim.py --batch 8 --threads 2
-    python tools/analysis/benchmark_simmim.py --device cuda --dtype bfloat16 --batch 128 \
+    python tools/benchmarks/benchmark_simmim.py --batch 8 --threads 2
+    python tools/benchmarks/benchmark_simmim.py --device cuda --dtype bfloat16 --batch 128 \
         --compile mim_scaling
     # seconds on the CPU: the demo's tiny model
-    python tools/analysis/benchmark_simmim.py --batch 2 --repeats 1 --warmup 1 \
+    python tools/benchmarks/benchmark_simmim.py --batch 2 --repeats 1 --warmup 1 \
         --config configs/demo/simmim_swinv2-demo_300it_skimage.py
 """
 import argparse

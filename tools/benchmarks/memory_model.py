@@ -4,8 +4,8 @@ Prints, for SwinV2-S/B/L/H/g at 192 px (window 12), the bytes each part of a tra
 needs and the peak per GPU for a per-GPU batch, with and without activation checkpointing,
 in fp32 or under bf16 autocast, with plain DDP or with AdamW's states sharded (ZeRO-1)::
 
-    python tools/analysis/memory_model.py                    # the table of docs/memory.md
-    python tools/analysis/memory_model.py --check            # model vs measured, small CPU models
+    python tools/benchmarks/memory_model.py                    # the table of docs/memory.md
+    python tools/benchmarks/memory_model.py --check            # model vs measured, small CPU models
 
 The model:
 

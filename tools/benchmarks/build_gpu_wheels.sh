@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the wheel folder that tools/analysis/gpu_check.sh installs on a lent GPU machine,
+# Builds the wheel folder that tools/benchmarks/gpu_check.sh installs on a lent GPU machine,
 # which reaches no package index and has its own Python 3.12 with PyTorch, torchvision,
 # timm and the packages in GPU_MACHINE_HAS below.
 #
-#   bash tools/analysis/build_gpu_wheels.sh [OUT_DIR]     # default: .whl (git-ignored)
+#   bash tools/benchmarks/build_gpu_wheels.sh [OUT_DIR]     # default: .whl (git-ignored)
 #
 # About 5 MiB (the device tool carries at most 64 MiB with the working tree): this package,
 # mmengine, mmpretrain, mmcv-lite (mmcv without compiled ops: enough for SimMIM and the

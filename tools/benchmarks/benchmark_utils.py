@@ -1,6 +1,6 @@
 """Shared timing, peak-memory and reporting helpers of the benchmark scripts.
 
-Every benchmark in ``tools/analysis/`` compares implementations measured side by side in
+Every benchmark in ``tools/benchmarks/`` compares implementations measured side by side in
 one run, on a machine that may be shared with other jobs. Three rules make its ratios hold:
 
 * **Interleaved repeats** (:func:`time_interleaved`): after a warm-up of each candidate, the

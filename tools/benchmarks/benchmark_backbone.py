@@ -7,13 +7,13 @@ the median s/iter, images/s, the peak memory of a step and the ratios to timm's
 (``benchmark_utils``). Before timing it copies timm's weights into ours and prints the
 largest difference of the two outputs, so the figures compare the same numerics::
 
-    python tools/analysis/benchmark_backbone.py --arch base --img-size 192 --window 12 \
+    python tools/benchmarks/benchmark_backbone.py --arch base --img-size 192 --window 12 \
         --batch 8 --threads 2
     # on a GPU: bf16 autocast, with a torch.compile'd copy of ours
-    python tools/analysis/benchmark_backbone.py --device cuda --batch 128 --dtype bfloat16 \
+    python tools/benchmarks/benchmark_backbone.py --device cuda --batch 128 --dtype bfloat16 \
         --compile mim_scaling
     # the detection input, with and without activation checkpointing
-    python tools/analysis/benchmark_backbone.py --device cuda --dtype bfloat16 \
+    python tools/benchmarks/benchmark_backbone.py --device cuda --dtype bfloat16 \
         --img-size 1024 --window 14 --batch 2 --impls mim_scaling --with-cp both
 """
 import argparse
@@ -25,7 +25,7 @@ from benchmark_utils import Result, add_step_args, machine_summary, peak_memory,
 from mmpretrain.models import SwinTransformerV2 as MMPretrainSwinV2
 
 from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
-from mim_scaling.models.backbones.swinv2_state_dict import to_backbone_state_dict
+from mim_scaling.models.backbones.swinv2_key_mapping import to_backbone_state_dict
 
 MMPRETRAIN_ARCHS = ('tiny', 'small', 'base', 'large')  # its presets of the same sizes
 IMPLS = ('mim_scaling', 'timm', 'mmpretrain')

@@ -6,7 +6,7 @@ difference to that formula and to the same formula in float64.
 
 Example::
 
-    python tools/analysis/benchmark_target.py --batch 8 --size 192 --repeats 5
+    python tools/benchmarks/benchmark_target.py --batch 8 --size 192 --repeats 5
 """
 import argparse
 

@@ -5,8 +5,8 @@ Writes ImageNet-like JPEGs (scikit-image's colour photographs, cropped and resiz
 (:func:`benchmark_utils.time_interleaved`) in one process with one torch thread and
 OpenCV's own threads off, as in a dataloader worker::
 
-    python tools/analysis/benchmark_data_pipeline.py --size 500 375 --quality 90
-    python tools/analysis/benchmark_data_pipeline.py --fidelity --size 1600 1200
+    python tools/benchmarks/benchmark_data_pipeline.py --size 500 375 --quality 90
+    python tools/benchmarks/benchmark_data_pipeline.py --fidelity --size 1600 1200
 
 Pipelines (decode, random resized crop to 192 px, flip, SimMIM mask, packing; the
 normalisation runs later, batched, in both models' ``SelfSupDataPreprocessor``):

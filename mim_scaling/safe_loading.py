@@ -92,7 +92,7 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
                     'Nothing from the file was executed')
         super().__init__(
             f'Refused to load checkpoint {path}: {what}. To read the tensors of a checkpoint '
-            'from another code base, use mim_scaling.checkpoint.load_foreign_checkpoint.')
+            'from another code base, use mim_scaling.safe_loading.load_foreign_checkpoint.')
 
 
 def _existing_file(path):
