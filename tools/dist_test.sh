@@ -3,8 +3,8 @@
 #
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [tools/test.py options]
 #
-# Honours NNODES, NODE_RANK, MASTER_ADDR and PORT like tools/dist_train.sh; without a GPU,
-# add `--cfg-options env_cfg.dist_cfg.backend=gloo`. The Python used is ${PYTHON:-python}.
+# Honours NNODES, NODE_RANK, MASTER_ADDR and PORT like tools/dist_train.sh; without a GPU
+# the processes talk over gloo. The Python used is ${PYTHON:-python}.
 set -euo pipefail
 if [[ $# -lt 3 ]]; then
   echo "usage: $0 CONFIG CHECKPOINT GPUS [tools/test.py options]" >&2

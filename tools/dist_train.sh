@@ -4,9 +4,10 @@
 #   bash tools/dist_train.sh CONFIG GPUS [tools/train.py options]
 #
 # Several nodes: run it on each with NNODES, NODE_RANK (0 .. NNODES-1), MASTER_ADDR (the host
-# of node 0) and PORT set alike. Without a GPU, add
-# `--cfg-options env_cfg.dist_cfg.backend=gloo` (GPUS is then the number of processes).
-# The Python used is ${PYTHON:-python}.
+# of node 0) and PORT set alike. Without a GPU the processes talk over gloo (GPUS is then
+# the number of processes).
+# The Python used is ${PYTHON:-python}. Exit status 75: the run was stopped by a preemption
+# signal after saving a checkpoint; --resume continues it.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
   echo "usage: $0 CONFIG GPUS [tools/train.py options]" >&2
@@ -20,11 +21,54 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-exec "${PYTHON:-python}" -m torch.distributed.run \
-  --nnodes="$NNODES" \
-  --node_rank="$NODE_RANK" \
-  --master_addr="$MASTER_ADDR" \
-  --master_port="$PORT" \
-  --nproc_per_node="$GPUS" \
-  "$TOOLS/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+# Preemption (README, "Long runs"). torchrun answers SIGTERM by killing its workers within
+# 30 s and a SignalException traceback. Here torchrun ignores the preemption signals
+# (PREEMPTION_SIGNALS: those of the config's PreemptionCheckpointHook, SIGTERM and SIGUSR1
+# by default), this script forwards them to the training processes, which finish their
+# iteration, save its checkpoint and write a note to $MIM_SCALING_PREEMPTED_FILE, and the
+# script then exits with status 75.
+SIGNALS=${PREEMPTION_SIGNALS:-TERM USR1}
+SIGNALS=${SIGNALS//SIG/}
+TORCHRUN_SIGNALS=
+for sig in TERM INT HUP QUIT; do  # torchrun's own list, less ours
+  [[ " $SIGNALS " == *" $sig "* ]] || TORCHRUN_SIGNALS+="${TORCHRUN_SIGNALS:+,}SIG$sig"
+done
+# --signals-to-handle came with PyTorch 2.9; an older torchrun handles SIGTERM itself (its
+# workers still save, but it exits with 1 and a traceback).
+TORCHRUN_ARGS=(--signals-to-handle="$TORCHRUN_SIGNALS")
+if ! "${PYTHON:-python}" -c 'import sys; from importlib.metadata import version
+sys.exit(tuple(map(int, version("torch").split(".")[:2])) < (2, 9))' 2>/dev/null; then
+  TORCHRUN_ARGS=()
+fi
+REPORT=$(mktemp "${TMPDIR:-/tmp}/preempted.XXXXXX")
+trap 'rm -f "$REPORT"' EXIT
+
+(
+  # Ignored signals stay ignored in torchrun (it is told not to handle them) and in its
+  # workers until their PreemptionCheckpointHook handles them.
+  # shellcheck disable=SC2086
+  trap '' $SIGNALS
+  export PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" MIM_SCALING_PREEMPTED_FILE="$REPORT"
+  exec "${PYTHON:-python}" -m torch.distributed.run ${TORCHRUN_ARGS[@]+"${TORCHRUN_ARGS[@]}"} \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --master_port="$PORT" \
+    --nproc_per_node="$GPUS" \
+    "$TOOLS/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+) &
+TORCHRUN=$!
+for sig in $SIGNALS; do
+  # The workers are torchrun's children (each in a session of its own).
+  # shellcheck disable=SC2064
+  trap "pkill -$sig -P $TORCHRUN || true" "$sig"
+done
+while true; do
+  wait "$TORCHRUN" && STATUS=0 || STATUS=$?
+  kill -0 "$TORCHRUN" 2>/dev/null || break  # else wait was cut short by a forwarded signal
+done
+if [[ $STATUS -eq 0 && -s $REPORT ]]; then
+  cat "$REPORT" >&2
+  exit 75
+fi
+exit "$STATUS"

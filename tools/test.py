@@ -19,7 +19,7 @@ import argparse
 from mmengine.evaluator import DumpResults
 
 from mim_scaling.engine.checkpoint_coverage import check_checkpoint_fits
-from runner_setup import add_common_args, build_runner, load_config
+from cli_config import add_common_args, build_runner, load_config
 
 
 def parse_args(argv=None):

@@ -1,6 +1,6 @@
 """Train from any mim_scaling config: SimMIM pre-training or transfer to classification,
 detection and segmentation. The config's ``default_scope`` (mmpretrain, mmdet, mmseg)
-decides the library; an mmengine Runner (or the config's ``runner_type``) runs it.
+decides the library; the config's ``runner_type`` (``mim_scaling.Runner``) runs it.
 
 Usage::
 
@@ -13,23 +13,21 @@ Examples::
     python tools/train.py configs/pretrain/simmim_swinv2-b_125k_in1k.py
     python tools/train.py CONFIG --resume                   # latest checkpoint of the work dir
     python tools/train.py CONFIG --resume work_dirs/x/iter_5000.pth
-    bash tools/dist_train.sh CONFIG 2 --cfg-options env_cfg.dist_cfg.backend=gloo  # CPU only
+    bash tools/dist_train.sh CONFIG 2                      # 2 processes (gloo without GPU)
 
 Logs and checkpoints go to ``--work-dir``, else the config's ``work_dir``, else
 ``./work_dirs/<config name>``. ``--amp`` switches to mmengine's ``AmpOptimWrapper`` with a
-dynamic loss scale; it needs a CUDA (or NPU/MLU/MUSA) device and stops with an error
-otherwise rather than silently training in fp32. Checkpoints are loaded with PyTorch's safe
-``weights_only`` loading (see ``mim_scaling.safe_loading``).
+dynamic loss scale; it needs a CUDA (or NPU/MLU/MUSA) device, and the Runner stops with an
+error otherwise rather than silently training in fp32. ``--resume`` without a value resumes
+from the newest intact checkpoint of the work dir (the Runner's ``resume=True``).
+Checkpoints are loaded with PyTorch's safe ``weights_only`` loading (see
+``mim_scaling.safe_loading``).
 """
 import argparse
 
-from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
-                             is_npu_available)
 from mmengine.logging import print_log
 
-from runner_setup import add_common_args, build_runner, load_config
-
-from mim_scaling.engine.checkpoint_integrity import checkpoint_problem, find_resumable_checkpoint
+from cli_config import add_common_args, build_runner, load_config
 
 
 def parse_args(argv=None):
@@ -57,10 +55,6 @@ def main(argv=None):
     cfg = load_config(args)
 
     if args.amp:
-        if not (is_cuda_available() or is_npu_available() or is_mlu_available()
-                or is_musa_available()):
-            raise SystemExit('tools/train.py: --amp needs a CUDA, NPU, MLU or MUSA device and '
-                             'none is available here; drop --amp to train in fp32.')
         if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
             print_log('The config already uses AmpOptimWrapper; --amp changes nothing.',
                       logger='current')
@@ -76,15 +70,8 @@ def main(argv=None):
                              'auto_scale_lr=dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
 
-    if args.resume == 'auto':
-        # The newest intact checkpoint of the work dir; newer unreadable ones are named.
-        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
-        cfg.resume = cfg.load_from is not None
-    elif args.resume is not None:
-        problem = None if '://' in args.resume else checkpoint_problem(args.resume)
-        if problem:
-            raise SystemExit(f'tools/train.py: cannot resume from {args.resume}: {problem}.')
-        cfg.resume, cfg.load_from = True, args.resume
+    if args.resume is not None:  # the Runner checks the file, or finds the work dir's
+        cfg.resume, cfg.load_from = True, None if args.resume == 'auto' else args.resume
 
     build_runner(cfg).train()
 

@@ -1,6 +1,10 @@
 # mmpretrain's runtime for the fine-tuning configs: validate and save every epoch, keeping
 # the last 3 checkpoints and the one of the best top-1 accuracy.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
+custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
+# mim_scaling's Runner carries out skip_unreadable_images and tensorboard below, whichever
+# OpenMMLab tools/train.py (or `mim train`, or RUNNERS.build) builds it.
+runner_type = 'mim_scaling.Runner'
 
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'))

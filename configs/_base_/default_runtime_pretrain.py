@@ -1,5 +1,9 @@
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
+# mim_scaling's Runner carries out what mmengine alone would not (skip_unreadable_images,
+# tensorboard, memory_saving, an eager optimizer update under compile, gloo without a GPU),
+# whichever OpenMMLab tools/train.py (or `mim train`, or RUNNERS.build) builds it.
+runner_type = 'mim_scaling.Runner'
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
@@ -38,9 +42,13 @@ load_from = None
 resume = False
 randomness = dict(seed=0, diff_rank_seed=True)
 # True (or a dict of torch.compile options, e.g. dict(mode='max-autotune')) compiles the
-# training step with torch.compile (mmengine's Runner; tools/train.py keeps the optimizer
+# training step with torch.compile (mmengine's Runner; mim_scaling's keeps the optimizer
 # update eager): e.g. --cfg-options compile=True. The first iterations then take minutes.
 compile = False
 # True: a training image that cannot be read (missing, empty, truncated, not an image) is
 # replaced by another sample and logged instead of stopping the run (see README).
 skip_unreadable_images = False
+# True: the GPU data path. Dataloader workers only read the files and draw crops, flips and
+# masks; the model's data preprocessor decodes (nvJPEG), crops, resizes and flips the batch
+# on the GPU. For fast GPUs with few CPU cores each (configs/pretrain/README.md).
+decode_on_device = False

@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/models/upernet_swinv2.py',
     '../_base_/datasets/ade20k_640x640.py',
     '../_base_/schedules/ade20k_adamw_linear_80k.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/default_runtime_seg.py',
 ]
 custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
 

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/models/mask_rcnn_swinv2_fpn.py',
     '../_base_/datasets/coco_instance_lsj.py',
     '../_base_/schedules/coco_adamw_step_36e.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/default_runtime_det.py',
 ]
 custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
 

@@ -1,19 +1,13 @@
 # SwinV2-g fine-tuned on ImageNet-1K from a SimMIM checkpoint (Table 2).
 # Total batch 2048 = 32 GPUs x 64 images:
 #   tools/dist_train.sh configs/imagenet/swinv2-g_ft_in1k.py 32
-_base_ = [
-    '../_base_/models/swinv2_cls.py',
-    '../_base_/datasets/imagenet_swinv2_ft_224.py',
-    '../_base_/schedules/swinv2_ft_adamw_cos_50e.py',
-    '../_base_/default_runtime_cls.py',
-]
-custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
+_base_ = ['../_base_/swinv2_ft_in1k.py', '../_base_/schedules/swinv2_ft_adamw_cos_50e.py']
 
 # The pre-trained encoder: our SimMIM checkpoint or a converter output (see README.md).
 pretrained = 'work_dirs/simmim_swinv2-g_500k_in1k/iter_500000.pth'
 
 model = dict(
-    backbone=dict(arch='giant', init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(arch='giant', init_cfg=dict(checkpoint=pretrained)),
     head=dict(in_channels=3584))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.65))
 

@@ -1,22 +1,12 @@
 # SwinV2-S fine-tuned on ImageNet-1K from a SimMIM checkpoint (Table 2).
 # Total batch 2048 = 16 GPUs x 128 images:
 #   tools/dist_train.sh configs/imagenet/swinv2-s_ft_in1k.py 16
-_base_ = [
-    '../_base_/models/swinv2_cls.py',
-    '../_base_/datasets/imagenet_swinv2_ft_224.py',
-    '../_base_/schedules/swinv2_ft_adamw_cos_100e.py',
-    '../_base_/default_runtime_cls.py',
-]
-custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
+_base_ = ['../_base_/swinv2_ft_in1k.py', '../_base_/schedules/swinv2_ft_adamw_cos_100e.py']
 
 # The pre-trained encoder: our SimMIM checkpoint or a converter output (see README.md).
 pretrained = 'work_dirs/simmim_swinv2-s_500k_in1k/iter_500000.pth'
 
 model = dict(
-    backbone=dict(arch='small', init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(arch='small', init_cfg=dict(checkpoint=pretrained)),
     head=dict(in_channels=768))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.8))
-
-train_dataloader = dict(batch_size=128)
-val_dataloader = dict(batch_size=128)
-test_dataloader = val_dataloader

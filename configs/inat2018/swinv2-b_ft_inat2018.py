@@ -1,22 +1,12 @@
 # SwinV2-B fine-tuned on iNaturalist 2018 from a SimMIM checkpoint (Table 3).
 # Total batch 2048 = 16 GPUs x 128 images:
 #   tools/dist_train.sh configs/inat2018/swinv2-b_ft_inat2018.py 16
-_base_ = [
-    '../_base_/models/swinv2_cls.py',
-    '../_base_/datasets/inat2018_swinv2_ft_224.py',
-    '../_base_/schedules/inat2018_swinv2_ft_adamw_cos_100e.py',
-    '../_base_/default_runtime_cls.py',
-]
-custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
+_base_ = ['../_base_/swinv2_ft_inat2018.py']
 
 # The pre-trained encoder: our SimMIM checkpoint or a converter output (see README.md).
 pretrained = 'work_dirs/simmim_swinv2-b_500k_in1k/iter_500000.pth'
 
 model = dict(
-    backbone=dict(arch='base', init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    head=dict(num_classes=8142, in_channels=1024))
+    backbone=dict(arch='base', init_cfg=dict(checkpoint=pretrained)),
+    head=dict(in_channels=1024))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.75))
-
-train_dataloader = dict(batch_size=128)
-val_dataloader = dict(batch_size=128)
-test_dataloader = val_dataloader

@@ -14,6 +14,7 @@ from torch.utils.data import get_worker_info
 
 from mim_scaling.registry import DATASETS
 from mim_scaling.utils import seeded_random_states
+from .dataset_wrapper import DatasetWrapper
 
 __all__ = ['SeededIndex', 'SampleSeededDataset']
 
@@ -35,32 +36,18 @@ class SeededIndex(int):
 
 
 @DATASETS.register_module()
-class SampleSeededDataset:
+class SampleSeededDataset(DatasetWrapper):
     """Wraps a dataset so that each :class:`SeededIndex` seeds the global generators.
 
     For the duration of ``dataset[index]`` Python's, numpy's and torch's CPU generators are
     seeded from ``(*index.key, index)`` (through ``SeedSequence``); in the main process
     (``num_workers=0``) their previous states are restored afterwards, so that loading does
-    not disturb the model's own draws. Plain integer indices load as they would without the wrapper.
-    Other attributes (``metainfo``, ``full_init``, ...) are those of the wrapped dataset.
+    not disturb the model's own draws. Plain integer indices load as they would without the
+    wrapper. Other attributes are those of the wrapped dataset (:class:`DatasetWrapper`).
 
     Args:
         dataset (dict | Dataset): The dataset, or its config.
     """
-
-    def __init__(self, dataset) -> None:
-        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
-
-    def __getattr__(self, name):
-        # Dunder methods are never forwarded: torch's fetcher would call a wrapped
-        # __getitems__ and bypass the seeding. 'dataset' is guarded for unpickling in
-        # spawned workers, where __getattr__ runs before __dict__ is filled.
-        if name == 'dataset' or (name.startswith('__') and name.endswith('__')):
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
 
     def __getitem__(self, index):
         key = getattr(index, 'key', None)
@@ -69,6 +56,3 @@ class SampleSeededDataset:
         # In a worker, nothing else reads the global streams: no need to restore them.
         with seeded_random_states((*key, int(index)), restore=get_worker_info() is None):
             return self.dataset[int(index)]
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}({self.dataset!r})'

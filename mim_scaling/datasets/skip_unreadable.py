@@ -17,6 +17,7 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 
 from mim_scaling.registry import DATASETS
+from .dataset_wrapper import DatasetWrapper
 from .transforms.image_errors import UnreadableImageError
 
 WRAPPER = 'mim_scaling.SkipUnreadableImages'
@@ -29,14 +30,15 @@ def _remove_own_file(path: str, owner: int) -> None:
 
 
 @DATASETS.register_module()
-class SkipUnreadableImages:
+class SkipUnreadableImages(DatasetWrapper):
     """Dataset wrapper that replaces a sample whose image cannot be read by another one.
 
     It catches exactly :class:`UnreadableImageError` (any other error still stops the run)
     and draws another index from numpy's global generator, as mmengine's datasets do when
     a pipeline drops a sample. Each skipped file is appended as one line to a report file
     that the dataloader workers of a process share (one short ``O_APPEND`` write per line,
-    so lines never interleave); :meth:`new_reports` reads what is new, for the hook.
+    so lines never interleave); :meth:`new_reports` reads what is new, for the hook. Other
+    attributes are those of the wrapped dataset (:class:`DatasetWrapper`).
 
     Args:
         dataset (dict | Dataset): The dataset, or its config.
@@ -45,23 +47,13 @@ class SkipUnreadableImages:
     """
 
     def __init__(self, dataset: Union[dict, object], max_tries: int = 100) -> None:
-        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        super().__init__(dataset)
         self.max_tries = max_tries
         fd, self.report_file = tempfile.mkstemp(prefix='mim_scaling_unreadable_',
                                                 suffix='.tsv')
         os.close(fd)
         self._read_offset = 0
         weakref.finalize(self, _remove_own_file, self.report_file, os.getpid())
-
-    def __getattr__(self, name):
-        # metainfo, full_init, ... of the wrapped dataset; 'dataset' itself is guarded for
-        # unpickling in spawned workers, where __getattr__ runs before __dict__ is filled.
-        if name == 'dataset':
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
 
     def __getitem__(self, idx: int):
         for _ in range(self.max_tries):
@@ -93,7 +85,7 @@ class SkipUnreadableImages:
 def apply_skip_unreadable_images(cfg: Config) -> None:
     """With ``skip_unreadable_images=True``, wrap the training set and add the hook.
 
-    Called by ``tools/runner_setup.build_runner`` before the Runner is built.
+    Called by :class:`mim_scaling.engine.Runner` before it is built.
     """
     if not cfg.get('skip_unreadable_images', False) or cfg.get('train_dataloader') is None:
         return

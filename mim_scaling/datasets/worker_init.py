@@ -1,14 +1,17 @@
-"""Dataloader worker set-up: mmengine's seeding, and dying with the training process."""
+"""Dataloader worker set-up: mmengine's seeding, dying with the training process, and
+leaving preemption signals to it."""
 import ctypes
 import ctypes.util
 import os
 import signal
 import sys
+import threading
 import warnings
+from typing import Sequence
 
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
 
-__all__ = ['worker_init_fn']
+__all__ = ['worker_init_fn', 'ignore_signals_of_others']
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -29,11 +32,39 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _exit_on_sigterm_from(parent_pid: int) -> None:
+    while True:
+        if signal.sigwaitinfo({signal.SIGTERM}).si_pid == parent_pid:
+            os._exit(0)  # what torch's own SIGTERM handler of workers does
+
+
+def ignore_signals_of_others(numbers: Sequence[int], parent_pid: int) -> None:
+    """Ignores ``numbers``, except a SIGTERM that ``parent_pid`` sends (its shutdown).
+
+    Slurm signals every process of a job; a worker that SIGTERM killed would make the
+    training process fail ("DataLoader worker is killed by signal") before it could save
+    its checkpoint. SIGTERM cannot simply be ignored: Python's multiprocessing stops the
+    workers with it when the training process exits. So SIGTERM is blocked and a thread
+    takes it, exiting only when the sender is ``parent_pid``.
+    """
+    for number in numbers:
+        if number == signal.SIGTERM:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            threading.Thread(target=_exit_on_sigterm_from, args=(parent_pid, ),
+                             name='sigterm', daemon=True).start()
+        else:
+            signal.signal(number, signal.SIG_IGN)
+
+
 def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int, parent_pid: int,
-                   disable_subprocess_warning: bool = False) -> None:
+                   disable_subprocess_warning: bool = False,
+                   ignored_signals: Sequence[int] = ()) -> None:
     """mmengine's ``worker_init_fn`` (seeding by rank and worker), then :func:`die_with_parent`.
 
-    Bind all but ``worker_id`` with ``functools.partial`` (as mmengine's Runner does).
+    ``ignored_signals`` (the training process's preemption signals) are ignored
+    (:func:`ignore_signals_of_others`). Bind all but ``worker_id`` with
+    ``functools.partial`` (as mmengine's Runner does).
     """
     die_with_parent(parent_pid)
+    ignore_signals_of_others(ignored_signals, parent_pid)
     mmengine_worker_init_fn(worker_id, num_workers, rank, seed, disable_subprocess_warning)

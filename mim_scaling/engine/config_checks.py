@@ -3,9 +3,11 @@
 Without these checks, a pipeline crop that differs from the backbone's ``img_size`` trains
 silently with windows planned for another size, and a decoder of the wrong width fails at
 the first step, deep in PyTorch. :func:`check_config` reads only the config (nothing is
-built), so it is cheap enough for every run; ``tools/runner_setup.build_runner`` calls it.
+built), so it is cheap enough for every run: :class:`mim_scaling.engine.Runner` runs it
+when it is built.
 
-What is checked, for configs whose backbone is ``mim_scaling.SwinV2``:
+What is checked, for configs whose backbone is ``mim_scaling.SwinV2`` (a key the config
+omits has the default of the class it configures, read from that class's signature):
 
 * the backbone's own values: a known ``arch``, positive window and patch sizes, one
   window per stage;
@@ -17,11 +19,13 @@ What is checked, for configs whose backbone is ``mim_scaling.SwinV2``:
 * widths: the SimMIM decoder, the classifier head, the FPN and the UPerNet/FCN heads read
   channels that the backbone's ``out_indices`` stages give, in the right number.
 """
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from mim_scaling.models.backbones.swinv2 import ARCH_SETTINGS
+from mim_scaling.datasets.transforms.mask_generator import SimMIMMaskGenerator
+from mim_scaling.models.backbones.swinv2 import ARCH_SETTINGS, SwinV2, stage_window
 
 __all__ = ['ConfigError', 'check_config', 'find_problems']
 
@@ -30,7 +34,17 @@ _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 # mmpretrain's RandomResizedCrop (scale), CenterCrop and RandomCrop (crop_size) name them.
 _CROP_SIZE_KEYS = ('crop_size', 'scale', 'size')
 # Crops whose size pair is (h, w) instead.
-_HW_CROPS = ('LoadImageRandomResizedCrop', )
+_HW_CROPS = ('LoadImageRandomResizedCrop', 'LoadEncodedRandomResizedCrop')
+
+
+def _init_defaults(cls) -> Dict:
+    """The default of each argument of ``cls``'s constructor that has one."""
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+_BACKBONE_DEFAULTS = _init_defaults(SwinV2)
+_MASK_DEFAULTS = _init_defaults(SimMIMMaskGenerator)
 
 
 class ConfigError(ValueError):
@@ -45,8 +59,10 @@ class ConfigError(ValueError):
 
 
 def check_config(cfg: Config) -> None:
-    """Raises :class:`ConfigError` listing every problem :func:`find_problems` finds."""
-    problems = find_problems(cfg)
+    """Raises :class:`ConfigError` listing every problem :func:`find_problems` finds, and
+    every misspelt key (:mod:`~mim_scaling.engine.config_keys`)."""
+    from .config_keys import unknown_key_problems
+    problems = unknown_key_problems(cfg) + find_problems(cfg)
     if problems:
         raise ConfigError(problems, getattr(cfg, 'filename', None))
 
@@ -72,7 +88,8 @@ def find_problems(cfg: Config) -> List[str]:
 
 # ----------------------------------------------------------------------------- backbone
 def _backbone_geometry(bb: Dict, problems: List[str]) -> Optional[Dict]:
-    arch = bb.get('arch', 'base')
+    bb = {**_BACKBONE_DEFAULTS, **bb}
+    arch = bb['arch']
     if isinstance(arch, str):
         if arch not in ARCH_SETTINGS:
             problems.append(f'model.backbone.arch={arch!r} is not one of '
@@ -86,12 +103,12 @@ def _backbone_geometry(bb: Dict, problems: List[str]) -> Optional[Dict]:
         problems.append(f'model.backbone.arch={arch!r} needs embed_dims, depths and num_heads')
         return None
     n = len(depths)
-    patch = bb.get('patch_size', 4)
-    window = bb.get('window_size', 12)
+    patch = bb['patch_size']
+    window = bb['window_size']
     windows = [window] * n if isinstance(window, int) else list(window)
-    img = bb.get('img_size', 224)
+    img = bb['img_size']
     img = (img, img) if isinstance(img, int) else tuple(img)
-    out_indices = bb.get('out_indices', (3, ))
+    out_indices = bb['out_indices']
     out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
     if not _positive_int(patch):
         problems.append(f'model.backbone.patch_size={patch!r} must be a positive integer')
@@ -99,9 +116,9 @@ def _backbone_geometry(bb: Dict, problems: List[str]) -> Optional[Dict]:
         problems.append(f'model.backbone.window_size={window!r} must be a positive integer or '
                         f'{n} of them (one per stage)')
     if len(img) != 2 or not all(_positive_int(s) for s in img):
-        problems.append(f'model.backbone.img_size={bb.get("img_size")!r} must be a positive '
+        problems.append(f'model.backbone.img_size={bb["img_size"]!r} must be a positive '
                         'integer or an (h, w) pair')
-    pretrained = list(bb.get('pretrained_window_sizes', [0] * n))
+    pretrained = list(bb['pretrained_window_sizes'])
     if len(pretrained) != n or not all(isinstance(w, int) and w >= 0 for w in pretrained):
         problems.append(f'model.backbone.pretrained_window_sizes={pretrained} needs {n} '
                         'integers >= 0 (0: no pre-training window)')
@@ -165,15 +182,16 @@ def _input_size_problems(cfg: Config, g: Dict) -> List[str]:
                 size = _hw(step[key]) if kind not in _HW_CROPS else _hw(step[key])[::-1]
                 crop_at = f'{field}[{i}] ({kind}.{key})'
             if kind == 'SimMIMMaskGenerator':
-                mask_size = _hw(step.get('input_size', 192))
+                step = {**_MASK_DEFAULTS, **step}
+                mask_size = _hw(step['input_size'])
                 if size is not None and mask_size != size:
                     problems.append(
                         f'{field}[{i}] (SimMIMMaskGenerator) has input_size={_fmt(mask_size)} '
                         f'but {crop_at} crops {_fmt(size)} px')
-                if step.get('model_patch_size', 4) != g['patch']:
+                if step['model_patch_size'] != g['patch']:
                     problems.append(
                         f'{field}[{i}] (SimMIMMaskGenerator) has model_patch_size='
-                        f'{step.get("model_patch_size", 4)} but model.backbone.patch_size='
+                        f'{step["model_patch_size"]} but model.backbone.patch_size='
                         f'{g["patch"]}')
         if size is not None and size != img:
             problems.append(
@@ -183,8 +201,9 @@ def _input_size_problems(cfg: Config, g: Dict) -> List[str]:
 
 
 def _tiles(maps: Sequence[int], window: int) -> bool:
-    # A window at least as large as the map shrinks to it (see SwinV2), which tiles.
-    return all(m <= window or m % window == 0 for m in maps)
+    """Whether the window the backbone gives a stage of this map (h, w) tiles it."""
+    windows, _ = stage_window(maps, (window, window))
+    return all(m % w == 0 for m, w in zip(maps, windows))
 
 
 def _tiling_problems(g: Dict) -> List[str]:

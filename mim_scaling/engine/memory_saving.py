@@ -3,22 +3,24 @@
 configs/_base_/memory_ckpt_bf16_zero1.py sets them for SwinV2-H and SwinV2-g. They cannot
 be written into ``model`` and ``optim_wrapper`` by that file, because the models' and the
 schedules' _base_ files own those keys and mmengine refuses a key that two _base_ files set;
-``tools/train.py`` applies them (through ``tools/runner_setup.build_runner``) instead::
+:class:`mim_scaling.engine.Runner` (the configs' ``runner_type``) applies them when it is
+built, whichever tool builds it::
 
     memory_saving = dict(with_cp=True, bf16=True, shard_optimizer=True)
 
 - ``with_cp``: ``model.backbone.with_cp = True`` (activation checkpointing of every block);
 - ``bf16``: the forward pass autocast to bfloat16, without loss scaling (bf16 has fp32's
   range): the pre-training schedules' ``FiniteLossOptimWrapper`` becomes
-  ``BF16FiniteLossOptimWrapper``, a plain ``OptimWrapper`` mmengine's ``AmpOptimWrapper``
-  (which needs a GPU);
+  ``BF16FiniteLossOptimWrapper``, and a plain ``OptimWrapper`` becomes mmengine's
+  ``AmpOptimWrapper`` with ``dtype='bfloat16'`` (which needs a GPU); the Runner refuses
+  bf16 on a GPU without bfloat16 support;
 - ``shard_optimizer``: the config's optimizer wrapped in ``ZeroRedundancyOptimizer``
   (mmengine's and PyTorch's ZeRO stage 1: each rank keeps the optimizer states of its share
   of the parameters), in distributed runs only, with the hook that gathers the shards
   before each checkpoint (``mim_scaling.engine.optimizers.zero_redundancy`` says why).
-"""
-from mmengine.device import get_device
 
+Applying the switches twice changes nothing more than applying them once.
+"""
 __all__ = ['MEMORY_SAVING_KEYS', 'apply_memory_saving']
 
 MEMORY_SAVING_KEYS = ('with_cp', 'bf16', 'shard_optimizer')
@@ -44,11 +46,11 @@ def apply_memory_saving(cfg, distributed: bool) -> None:
         if kind in BF16_WRAPPERS:
             wrapper.type = BF16_WRAPPERS[kind]
         elif kind == 'OptimWrapper':
-            if get_device() == 'cpu':
-                raise SystemExit('memory_saving.bf16 with AmpOptimWrapper needs a GPU; add '
-                                 '--cfg-options memory_saving.bf16=False to train in fp32.')
             wrapper.update(type='AmpOptimWrapper', dtype='bfloat16',
                            loss_scale=dict(enabled=False))  # bf16 needs no loss scaling
+        elif kind == 'AmpOptimWrapper' and not str(wrapper.get('dtype')).endswith('bfloat16'):
+            raise ValueError('memory_saving.bf16 asks for bfloat16 autocast and '
+                             'optim_wrapper for float16 AmpOptimWrapper (e.g. --amp): drop one')
         elif kind not in BF16_WRAPPERS.values() and kind != 'AmpOptimWrapper':
             raise ValueError(f'memory_saving.bf16 does not know how to autocast with '
                              f'optim_wrapper.type={kind!r}')

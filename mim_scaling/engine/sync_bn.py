@@ -1,9 +1,9 @@
 """SyncBatchNorm in a config, turned into BatchNorm for process groups without GPUs.
 
 SyncBN layers (e.g. mmseg's UPerNet heads) only run on GPUs: PyTorch's DDP refuses to wrap
-them on the CPU. On such machines ``tools/runner_setup.init_distributed`` calls
-:func:`sync_bn_to_bn`, so that a CPU run (a smoke test, a debugging session) trains with
-per-process BatchNorm instead of stopping; on GPUs nothing changes.
+them on the CPU. On such machines :class:`mim_scaling.engine.Runner` calls
+:func:`sync_bn_to_bn` for distributed runs, so that a CPU run (a smoke test, a debugging
+session) trains with per-process BatchNorm instead of stopping; on GPUs nothing changes.
 """
 from typing import List
 

@@ -5,16 +5,22 @@ Two kinds of grid give the same :class:`StudyRun` s:
 - the released one, :func:`zoo_grid`: a row of ``mim_scaling.zoo`` per run, with the paper's
   figures attached for comparison;
 - one's own, :func:`grid_from_file`: a small config file that names config templates and the
-  values to fill in, e.g. the CPU miniature ``configs/demo/sweep_grid_skimage.py``::
+  values to fill in, e.g. the CPU miniature ``configs/demo/sweep_grid_lfw.py``::
 
       pretrain_config = 'configs/demo/simmim_swinv2-demo-{model}_{length}_{data}.py'
-      finetune_config = None  # or e.g. 'configs/imagenet/swinv2-{model}_ft_in1k.py'
+      finetune_config = 'configs/demo/swinv2-demo-{model}_ft_lfw.py'  # or None
+      from_scratch = True
       models = ['w16', 'w32']
-      data = ['skimage-50pct', 'skimage']
-      lengths = ['60it']
+      data = ['lfw-50pct', 'lfw']
+      lengths = ['200it']
+
+``from_scratch = True`` (it needs a fine-tuning template) adds, first among each model's
+rows, the fine-tuning of the model with no pre-training (data :data:`FROM_SCRATCH`, length
+``'0'``): what the pre-trained rows are measured against.
 
 Work dirs follow from the configs: ``<root>/<pre-training config name>`` for a pre-training
-and ``<root>/<fine-tuning config name>/<pre-training config name>`` for its fine-tuning.
+and ``<root>/<fine-tuning config name>/<pre-training config name>`` for its fine-tuning
+(``<model>-from-scratch`` in place of the pre-training for a row without one).
 """
 import argparse
 import itertools
@@ -25,37 +31,47 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config, DictAction
 
-from mim_scaling.zoo import DATASETS, MODELS, ZooEntry, select
+from mim_scaling.zoo import DATA_NAMES, MODEL_NAMES, ZooEntry, select
 
 PathLike = Union[str, Path]
+
+# The data name (and, with length '0', the row) of a fine-tuning with no pre-training.
+FROM_SCRATCH = 'from-scratch'
 
 
 @dataclass(frozen=True)
 class StudyRun:
-    """One cell of a grid: a pre-training and, if the grid has one, its fine-tuning."""
+    """One cell of a grid: a pre-training and, if the grid has one, its fine-tuning; or,
+    without ``pretrain_config``, a fine-tuning from scratch."""
     model: str
     data: str
     length: str
-    pretrain_config: str
+    pretrain_config: Optional[str]
     finetune_config: Optional[str] = None
     released: Optional[ZooEntry] = None  # the paper's run of this cell, if it has one
 
     @property
+    def from_scratch(self) -> bool:
+        return self.pretrain_config is None
+
+    @property
     def name(self) -> str:
+        if self.from_scratch:
+            return f'{self.model}-{FROM_SCRATCH}'
         return Path(self.pretrain_config).stem
 
     @property
     def model_label(self) -> str:
         """The model as the zoo file writes it (``SwinV2-Small``), else the grid's name."""
-        return MODELS[self.model][0] if self.released else self.model
+        return MODEL_NAMES[self.model][0] if self.released else self.model
 
     @property
     def data_label(self) -> str:
         """The data set as the zoo file writes it (``ImageNet-1K 10%``), else the grid's name."""
-        return DATASETS[self.data][0] if self.released else self.data
+        return DATA_NAMES[self.data][0] if self.released else self.data
 
-    def pretrain_work_dir(self, root: PathLike) -> Path:
-        return Path(root) / self.name
+    def pretrain_work_dir(self, root: PathLike) -> Optional[Path]:
+        return None if self.from_scratch else Path(root) / self.name
 
     def finetune_work_dir(self, root: PathLike) -> Optional[Path]:
         if self.finetune_config is None:
@@ -80,33 +96,48 @@ def grid_from_file(path: PathLike, models: Optional[Iterable[str]] = None,
         if key not in cfg:
             raise ValueError(f'grid file {path} does not set {key!r}; it needs '
                              'pretrain_config, models, data and lengths')
+    finetune = cfg.get('finetune_config')
+    from_scratch = cfg.get('from_scratch', False)
+    if from_scratch not in (True, False) or (from_scratch and not finetune):
+        raise ValueError(f'grid file {path}: from_scratch must be True or False, and True '
+                         'needs a finetune_config')
     axes = {}
     for key, wanted in (('models', models), ('data', data), ('lengths', lengths)):
         values = cfg[key]
         if isinstance(values, str) or not values:
             raise ValueError(f'grid file {path}: {key} must be a non-empty list of names')
         values = [str(v) for v in values]
-        unknown = sorted(set(wanted or ()) - set(values))
+        extra = [FROM_SCRATCH] if key == 'data' and from_scratch else []
+        unknown = sorted(set(wanted or ()) - set(values + extra))
         if unknown:
             raise ValueError(f'unknown {key} {unknown} for the grid of {path}; '
-                             f'it has {values}')
+                             f'it has {values + extra}')
         axes[key] = [v for v in values if wanted is None or v in wanted]
-    finetune = cfg.get('finetune_config')
+    scratch = from_scratch and (data is None or FROM_SCRATCH in data)
     runs = []
-    for model, length, data_name in itertools.product(axes['models'], axes['lengths'],
-                                                      axes['data']):
-        names = dict(model=model, data=data_name, length=length)
-        try:
-            runs.append(StudyRun(model, data_name, length, cfg.pretrain_config.format(**names),
-                                 finetune.format(**names) if finetune else None))
-        except KeyError as e:
-            raise ValueError(f'grid file {path}: unknown placeholder {e} in a config '
-                             'template; use {model}, {data} and {length}') from None
-    configs = [run.pretrain_config for run in runs]
+    for model in axes['models']:
+        if scratch:  # first in each model's rows: what its pre-trainings are measured against
+            names = dict(model=model, data=FROM_SCRATCH, length='0')
+            runs.append(StudyRun(model, FROM_SCRATCH, '0', None,
+                                 _fill(path, finetune, names)))
+        for length, data_name in itertools.product(axes['lengths'], axes['data']):
+            names = dict(model=model, data=data_name, length=length)
+            runs.append(StudyRun(model, data_name, length,
+                                 _fill(path, cfg.pretrain_config, names),
+                                 _fill(path, finetune, names) if finetune else None))
+    configs = [run.pretrain_config for run in runs if not run.from_scratch]
     if len(set(configs)) != len(configs):
         raise ValueError(f'grid file {path}: pretrain_config gives several runs the same '
                          'config; put every name that varies into the template')
     return runs
+
+
+def _fill(grid_file: PathLike, template: str, names: dict) -> str:
+    try:
+        return template.format(**names)
+    except KeyError as e:
+        raise ValueError(f'grid file {grid_file}: unknown placeholder {e} in a config '
+                         'template; use {model}, {data} and {length}') from None
 
 
 def parse_cfg_options(options: Sequence[str]) -> dict:

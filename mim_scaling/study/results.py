@@ -3,7 +3,9 @@
 A pre-training's result is its validation loss (``reconstruction/loss``) at its final
 iteration, a fine-tuning's is its top-1 (``accuracy/top1``) at its final epoch, both read
 from mmengine's scalar logs in the work dirs; a value is filled in only once the run has
-saved its final checkpoint. The CSV keeps the work dirs, so figures of the training curves
+saved its final checkpoint. A row fine-tuned from scratch (``pretrain_data`` is
+``FROM_SCRATCH``, ``pretrain_iters`` ``0``) has a top-1 but no validation loss and no
+pre-training work dir. The CSV keeps the work dirs, so figures of the training curves
 can be drawn from it (``tools/analysis/plot_study.py``).
 """
 import csv
@@ -17,7 +19,7 @@ import torch
 
 from mim_scaling.registry import MODELS as MODEL_REGISTRY
 from mim_scaling.visualization.loss_curves import read_loss_curves, read_scalars
-from mim_scaling.zoo import DATASETS, MODELS, ZooEntry, load_zoo
+from mim_scaling.zoo import DATA_NAMES, MODEL_NAMES, ZooEntry, load_zoo
 
 from .grid import StudyRun, final_checkpoint, read_run_config
 
@@ -86,7 +88,9 @@ def _finetune_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
     final = final_checkpoint(run.finetune_config, work_dir, cfg_options)
     top1 = read_scalars(work_dir, [TOP1_KEY])[TOP1_KEY]
     if not final.exists():
-        return None, 'fine-tuning' if top1 else 'pre-trained'
+        if top1:
+            return None, 'fine-tuning'
+        return None, 'not started' if run.from_scratch else 'pre-trained'
     return top1.get(_final_step(final)), 'done'
 
 
@@ -101,7 +105,10 @@ def collect_results(runs: Iterable[StudyRun], work_root: Union[str, Path],
     results = []
     for run in runs:
         pretrain_dir = run.pretrain_work_dir(work_root)
-        val_loss, status = _pretrain_result(run, pretrain_dir, pretrain_options)
+        if run.from_scratch:  # nothing to wait for, no validation loss
+            val_loss, status = None, 'pre-trained'
+        else:
+            val_loss, status = _pretrain_result(run, pretrain_dir, pretrain_options)
         finetune_dir = run.finetune_work_dir(work_root)
         top1 = None
         if finetune_dir is None:
@@ -109,21 +116,26 @@ def collect_results(runs: Iterable[StudyRun], work_root: Union[str, Path],
         elif status == 'pre-trained':
             top1, status = _finetune_result(run, finetune_dir, finetune_options)
         released = run.released
+        if released:
+            params = released.backbone_params
+        elif run.from_scratch:  # the classifier's backbone: the encoder without mask token
+            params = backbone_params(run.finetune_config, tuple(finetune_options))
+        else:
+            params = backbone_params(run.pretrain_config, tuple(pretrain_options))
         results.append(StudyResult(
             model=run.model_label, data=run.data_label, length=run.length,
-            backbone_params=(released.backbone_params if released else
-                             backbone_params(run.pretrain_config, tuple(pretrain_options))),
+            backbone_params=params,
             val_loss=val_loss, top1=top1,
             released_val_loss=released.val_loss if released else None,
             released_top1=released.top1 if released else None,
-            status=status, pretrain_work_dir=str(pretrain_dir),
+            status=status, pretrain_work_dir='' if pretrain_dir is None else str(pretrain_dir),
             finetune_work_dir='' if finetune_dir is None else str(finetune_dir)))
     return results
 
 
 def released_results(entries: Optional[Iterable[ZooEntry]] = None) -> List[StudyResult]:
     """The released table (or some of its rows) as results: what a study compares to."""
-    return [StudyResult(model=MODELS[e.model][0], data=DATASETS[e.data][0], length=e.length,
+    return [StudyResult(model=MODEL_NAMES[e.model][0], data=DATA_NAMES[e.data][0], length=e.length,
                         backbone_params=e.backbone_params, val_loss=e.val_loss, top1=e.top1,
                         released_val_loss=e.val_loss, released_top1=e.top1, status='released')
             for e in (load_zoo() if entries is None else entries)]

@@ -24,7 +24,7 @@ matplotlib.use('Agg')  # no display on training nodes
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from mim_scaling.zoo import MODELS, load_zoo  # noqa: E402
+from mim_scaling.zoo import MODEL_NAMES, load_zoo  # noqa: E402
 
 from .loss_curves import read_loss_curves  # noqa: E402
 
@@ -44,6 +44,11 @@ def _ordered(values: Iterable[str]) -> List[str]:
     return list(dict.fromkeys(values))
 
 
+def _released_models(results: Sequence) -> bool:
+    zoo_names = {name for name, _ in MODEL_NAMES.values()}
+    return all(r.model in zoo_names for r in results)
+
+
 def relative_training_cost(results: Sequence) -> List[float]:
     """Training cost of each row relative to SwinV2-S at 125k iterations.
 
@@ -57,8 +62,7 @@ def relative_training_cost(results: Sequence) -> List[float]:
         raise ValueError(f'no backbone_params for {", ".join(missing)}: the relative '
                          'training cost needs the parameter count of every model')
     costs = [parse_count(r.backbone_params) * parse_count(r.length) for r in results]
-    zoo_names = {name for name, _ in MODELS.values()}
-    if all(r.model in zoo_names for r in results):
+    if _released_models(results):
         small = next(e for e in load_zoo() if e.model == 's' and e.length == '125k')
         unit = parse_count(small.backbone_params) * small.iters
     else:
@@ -66,13 +70,18 @@ def relative_training_cost(results: Sequence) -> List[float]:
     return [cost / unit for cost in costs]
 
 
-def figure_1(results: Sequence, title: str = 'ImageNet-1K top-1 after fine-tuning') -> Figure:
+def figure_1(results: Sequence, title: Optional[str] = None) -> Figure:
     """Fine-tuned top-1 against relative training cost: a line per pre-training data set
-    joining the schedules of each model, marker area growing with the parameter count."""
-    rows = [r for r in results if r.top1 is not None]
+    joining the schedules of each model, marker area growing with the parameter count.
+    Rows without pre-training (length 0, e.g. ``FROM_SCRATCH`` rows of a grid) have no cost
+    to plot: they are drawn as a grey horizontal line per model, the level pre-training has
+    to beat."""
+    finished = [r for r in results if r.top1 is not None]
+    rows = [r for r in finished if parse_count(r.length) > 0]
     if not rows:
-        raise ValueError('no fine-tuned top-1 in the results: Figure 1 needs finished '
-                         'fine-tunings (or the released table)')
+        raise ValueError('no fine-tuned top-1 of a pre-trained model in the results: Figure 1 '
+                         'needs finished fine-tunings (or the released table)')
+    released = _released_models(rows)
     costs = relative_training_cost(rows)
     params = [parse_count(r.backbone_params) for r in rows]
     smallest = min(params)
@@ -94,10 +103,14 @@ def figure_1(results: Sequence, title: str = 'ImageNet-1K top-1 after fine-tunin
         visible = [(x, y) for x, y in zip(xs, ys) if x == x]  # without the breaks
         ax.scatter(*zip(*visible), s=[30 * (p / smallest)**0.6 for p in sizes], color=f'C{i}',
                    edgecolors='white', linewidths=0.5, zorder=3)
+    for j, r in enumerate(r for r in finished if parse_count(r.length) == 0):
+        ax.axhline(r.top1, color='0.45', linestyle=('--', ':', '-.')[j % 3], linewidth=1.2,
+                   label=f'{r.model}, no pre-training')
     ax.set_xscale('log')
-    ax.set_xlabel('relative training cost (SwinV2-S, 125k iterations = 1)')
+    ax.set_xlabel('relative training cost (' + (
+        'SwinV2-S, 125k iterations = 1)' if released else 'cheapest run = 1)'))
     ax.set_ylabel('top-1 accuracy (%)')
-    ax.set_title(title)
+    ax.set_title(title or ('ImageNet-1K top-1' if released else 'top-1') + ' after fine-tuning')
     ax.grid(alpha=0.3, which='both')
     ax.legend(title='pre-training data', fontsize=8)
     fig.tight_layout()
@@ -162,7 +175,10 @@ def figure_3(results: Sequence, length: Optional[str] = None) -> Figure:
 
 def study_table(results: Sequence, value: str = 'val_loss', digits: int = 4) -> str:
     """A Markdown table of one field of the results (e.g. ``val_loss``, ``top1``): a row per
-    model and length, a column per pre-training data set, as the paper tabulates them."""
+    model and length, a column per pre-training data set, as the paper tabulates them. Rows
+    and columns without any value (e.g. fine-tunings from scratch in a table of validation
+    losses) are left out."""
+    results = [r for r in results if getattr(r, value) is not None] or results
     datas = _ordered(r.data for r in results)
     cells = {(r.model, r.length, r.data): getattr(r, value) for r in results}
     lines = ['| model | iterations | ' + ' | '.join(datas) + ' |',

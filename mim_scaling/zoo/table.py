@@ -16,16 +16,16 @@ from typing import Iterable, List, Optional
 
 TABLE = Path(__file__).with_name('simmim_swinv2_model_zoo.tsv')
 
-# short name -> (name in the table, name in checkpoint files)
-MODELS = {'s': ('SwinV2-Small', 'small'), 'b': ('SwinV2-Base', 'base'),
-          'l': ('SwinV2-Large', 'large'), 'h': ('SwinV2-Huge', 'huge'),
-          'g': ('SwinV2-giant', 'giant')}
-# short name -> (name in the table, name in checkpoint files)
-DATASETS = {'in1k-10pct': ('ImageNet-1K 10%', '1kper10'),
-            'in1k-20pct': ('ImageNet-1K 20%', '1kper20'),
-            'in1k-50pct': ('ImageNet-1K 50%', '1kper50'),
-            'in1k': ('ImageNet-1K', '1k'),
-            'in22k': ('ImageNet-22K', '22k')}
+# Names of the grid's models and pre-training data: short name -> (name in the table, name in
+# checkpoint files).
+MODEL_NAMES = {'s': ('SwinV2-Small', 'small'), 'b': ('SwinV2-Base', 'base'),
+               'l': ('SwinV2-Large', 'large'), 'h': ('SwinV2-Huge', 'huge'),
+               'g': ('SwinV2-giant', 'giant')}
+DATA_NAMES = {'in1k-10pct': ('ImageNet-1K 10%', '1kper10'),
+              'in1k-20pct': ('ImageNet-1K 20%', '1kper20'),
+              'in1k-50pct': ('ImageNet-1K 50%', '1kper50'),
+              'in1k': ('ImageNet-1K', '1k'),
+              'in22k': ('ImageNet-22K', '22k')}
 LENGTHS = ('125k', '250k', '500k')
 
 # Where the authors host the released files since July 2024 (microsoft/Swin-Transformer,
@@ -95,8 +95,8 @@ def _read(path: Path) -> tuple:
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f, delimiter='\t'))
     return tuple(
-        ZooEntry(model=_short(MODELS, row['model'], 'model'),
-                 data=_short(DATASETS, row['pretrain_data'], 'data set'),
+        ZooEntry(model=_short(MODEL_NAMES, row['model'], 'model'),
+                 data=_short(DATA_NAMES, row['pretrain_data'], 'data set'),
                  length=row['pretrain_iters'],
                  backbone_params=row['backbone_params'],
                  val_loss=float(row['imagenet1k_val_loss']),
@@ -114,7 +114,7 @@ def select(models: Optional[Iterable[str]] = None, data: Optional[Iterable[str]]
            lengths: Optional[Iterable[str]] = None) -> List[ZooEntry]:
     """The rows matching every given filter; ``None`` keeps all. Unknown names are errors."""
     wanted = dict(model=models, data=data, length=lengths)
-    known = dict(model=MODELS, data=DATASETS, length=LENGTHS)
+    known = dict(model=MODEL_NAMES, data=DATA_NAMES, length=LENGTHS)
     for field, values in wanted.items():
         unknown = sorted(set(values or ()) - set(known[field]))
         if unknown:

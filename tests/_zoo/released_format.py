@@ -2,7 +2,7 @@
 random weights (timm is an independent port of the authors' model with the same parameter
 names), for tests of the converter, the fetch tool and the configs that take their output.
 
-The authors' layout differs from timm's in three ways (see the reference facts): patch
+The authors' layout differs from timm's in three ways: patch
 merging sits at the end of stage i (timm: start of stage i + 1), the position-bias MLP has
 the old name ``rpe_mlp`` in some files, and the classifier is ``head`` (timm: ``head.fc``).
 Their files store the window tables as buffers and pickle the training config (a yacs

@@ -1,6 +1,7 @@
 """Checks shared by the ImageNet-1K (Table 2) and iNaturalist 2018 (Table 3) config tests.
 
-The expected values are written here from the spec's tables, never read from our configs.
+The expected values are written here from the paper's tables (supplement, section A), never
+read from our configs.
 """
 import re
 
@@ -31,7 +32,7 @@ COMMON = dict(
     mixup=0.8,
     cutmix=1.0,
 )
-# The reference's warm-up start and minimum lr: 2.5e-7 per 512 images (facts file).
+# The reference's warm-up start and minimum lr: 2.5e-7 per 512 images.
 END_LR = 2.5e-7 * 2048 / 512
 
 

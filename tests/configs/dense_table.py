@@ -1,6 +1,6 @@
 """Checks shared by the COCO (Table 4) and ADE20K (Table 5) config tests.
 
-The expected values are written in the tests from the spec's tables and the facts file,
+The expected values are written in the tests from the paper's Tables 4 and 5 and the reference code,
 never read from our configs.
 """
 import re
@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 
-# Embedding widths C of the study's models (facts file); stages have C, 2C, 4C, 8C channels.
+# Embedding widths C of the study's models (reference code); stages have C, 2C, 4C, 8C channels.
 WIDTH = dict(small=96, base=128, large=192)
 # Depths of SwinV2-S/B/L: layer ids 0 (patch embedding) .. 25 (final norm and heads).
 DEPTHS = [2, 2, 18, 2]

@@ -91,7 +91,7 @@ def test_config_holds_every_table_5_value(model):
 
 @pytest.mark.parametrize('model', ['b', 'l'])
 def test_lr_decays_layer_by_layer_with_the_table_5_rate(model):
-    """Facts file: block j of stage i has id sum(depths[:i]) + j + 1, merging the id of its
+    """The reference code: block j of stage i has id sum(depths[:i]) + j + 1, merging the id of its
     stage's last block, the patch embedding 0, the rest 25; lr = base * decay ** (25 - id)."""
     from mmseg.registry import MODELS
     _, decay = TABLE_5[model]

@@ -43,9 +43,10 @@ def test_every_class_keeps_the_same_fraction_of_its_images(classes):
         for _, label in samples:
             per_class[label] += 1
         # round half up, never below one image: 40 -> 4/8/20, 25 -> 3/5/13, 7 -> 1/1/4
-        assert per_class == {c.label: subset_size(fraction, len(c.paths)) for c in classes}
+        assert per_class == {0.1: {0: 4, 1: 3, 2: 1}, 0.2: {0: 8, 1: 5, 2: 1},
+                             0.5: {0: 20, 1: 13, 2: 4}}[fraction]
     assert [len(subsets[f]) for f in FRACTIONS] == [4 + 3 + 1, 8 + 5 + 1, 20 + 13 + 4]
-    assert subset_size(1.0, 7) == 7
+    assert [subset_size(f, 7) for f in (0.05, 0.5, 1.0)] == [1, 4, 7]
 
 
 def test_subsets_are_nested_and_hold_only_their_class_images(classes):

@@ -1,43 +1,22 @@
 """Unreadable images (missing, empty, truncated, not an image): mim_scaling.LoadImageFromFile
-names each one; through real dataloaders with workers, ``skip_unreadable_images=True`` skips
-them and logs their count and names instead of stopping the run."""
-import importlib
-import io
+names each one; through real dataloaders with workers, the ``SkipUnreadableImages`` wrapper
+behind ``skip_unreadable_images=True`` skips and reports them instead of stopping (a whole
+run with the switch: tests/tools/test_mmpretrain_train_tool.py)."""
 import os.path as osp
 import re
 
-import numpy as np
 import pytest
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from mim_scaling.safe_loading import safe_load
 from mim_scaling.datasets import SkipUnreadableImages
 from mim_scaling.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from mim_scaling.registry import DATASETS
+from unreadable_files import jpeg_bytes, write_bad_images
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GOOD = ['good0.jpg', 'good1.jpg', 'good2.jpg']
-
-
-def jpeg_bytes(size=64, seed=0):
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format='JPEG', quality=90)
-    return buffer.getvalue()
-
-
-def write_bad_images(folder):
-    """The four kinds of unreadable file, as {path: words of the reason}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / 'empty.jpg').write_bytes(b'')
-    (folder / 'truncated.jpg').write_bytes(jpeg_bytes()[:1500])
-    (folder / 'text.jpg').write_text('this is not an image\n')
-    return {str(folder / 'empty.jpg'): 'empty file', str(folder / 'truncated.jpg'): 'truncated',
-            str(folder / 'text.jpg'): 'not a decodable image',
-            str(folder / 'missing.jpg'): 'file not found'}
 
 
 @pytest.mark.parametrize('backend', ['cv2', 'pillow'])
@@ -119,62 +98,3 @@ def test_skipping_wrapper_replaces_each_bad_image_and_reports_all(image_list):
     for path, reason in reports:
         assert bad[path] in reason, (path, reason)
     assert dataset.new_reports() == []  # each report is read once
-
-
-def test_a_run_with_the_switch_trains_on_and_logs_count_and_names(
-        tmp_path, monkeypatch, capsys):
-    data = tmp_path / 'data'
-    bad = [p for p in write_bad_images(data / 'train') if osp.exists(p)]  # found by scanning
-    for i in range(2):
-        (data / 'train' / f'good{i}.jpg').write_bytes(jpeg_bytes(seed=i))
-    config = tmp_path / 'tiny.py'
-    config.write_text(TINY_DEMO.format(demo=osp.join(REPO, 'configs', 'demo',
-                                                     'simmim_swinv2-demo_300it_skimage.py'),
-                                       data_root=str(data)))
-    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))
-    monkeypatch.setenv('LOCAL_RANK', '0')
-    train = importlib.import_module('train')
-    work_dir = tmp_path / 'work'
-    train.main([str(config), '--work-dir', str(work_dir),
-                '--cfg-options', 'skip_unreadable_images=True'])
-    log = capsys.readouterr().out
-
-    assert 'Iter(train) [1/1]' in log  # trained to the end
-    # Every bad file was drawn at least once (the batch is the whole set); replacements
-    # may draw a bad file again, which counts as another skipped sample.
-    message = re.search(r'Skipped (\d+) samples with unreadable images by iteration 1, '
-                        r'from 3 files .*', log)
-    assert message and int(message.group(1)) >= 3, log[-3000:]
-    for path in bad:
-        assert message.group(0).count(f'{path}: ') == 1
-    (listing, ) = work_dir.glob('*/unreadable_images.txt')
-    listed = [line.split('\t')[0] for line in listing.read_text().splitlines()]
-    assert sorted(listed) == sorted(bad)  # each file once
-    # Aside: the Runner's checkpoint records the windows the backbone used (64 px, window 4).
-    meta = safe_load(work_dir / 'iter_1.pth')['meta']
-    assert meta['pretrained_window_sizes'] == [4, 4, 4, 2]
-
-
-# The demo config at 64 px (window 4: token maps 16, 8, 4, 2): one batch of all 5 images,
-# loaded by 2 workers; no validation.
-TINY_DEMO = """
-_base_ = ['{demo}']
-model = dict(backbone=dict(img_size=64, window_size=4))
-mask = dict(type='mim_scaling.SimMIMMaskGenerator', input_size=64, mask_patch_size=32,
-            model_patch_size=4, mask_ratio=0.6)
-train_pipeline = [dict(type='mim_scaling.LoadImageFromFile'),
-                  dict(type='RandomResizedCrop', scale=64, backend='pillow'),
-                  mask, dict(type='PackInputs')]
-val_pipeline = [dict(type='mim_scaling.LoadImageFromFile'),
-                dict(type='CenterCrop', crop_size=64), dict(mask, seed=0),
-                dict(type='PackInputs')]
-train_dataloader = dict(batch_size=5, num_workers=2,
-                        dataset=dict(data_root='{data_root}', pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root='{data_root}', pipeline=val_pipeline))
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters=1)
-val_cfg = val_dataloader = val_evaluator = None
-param_scheduler = []
-custom_hooks = []
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
-"""

@@ -33,7 +33,7 @@ def test_a_complete_checkpoint_fits(simmim, tmp_path):
 def test_tools_test_refuses_a_simmim_checkpoint_without_decoder(simmim, tmp_path, monkeypatch):
     backbone_only = save(tmp_path / 'backbone.pth', {
         k: v for k, v in simmim.state_dict().items() if k.startswith('backbone.')})
-    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))  # for its sibling runner_setup
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))  # for its sibling cli_config
     monkeypatch.setenv('LOCAL_RANK', '0')
     with pytest.raises(CheckpointMismatchError) as info:
         load_tool('test.py').main([DEMO, backbone_only, '--work-dir', str(tmp_path / 'work')])

@@ -9,8 +9,9 @@ import torch
 from mmengine.logging import MMLogger
 
 from mim_scaling.engine.checkpoint_integrity import (checkpoint_problem,
-                                                 find_resumable_checkpoint,
-                                                 write_text_atomically)
+                                                     find_resumable_checkpoint,
+                                                     write_text_atomically)
+from mim_scaling.engine.config_checks import ConfigError
 
 ROOT = Path(__file__).parents[2]
 
@@ -89,5 +90,5 @@ def test_train_resume_falls_back_past_a_truncated_checkpoint(tmp_path, monkeypat
     assert 'resumed epoch: 0, iter: 2' in out
     broken = osp.join(work_dir, 'broken.pth')
     Path(broken).write_bytes(Path(work_dir, 'iter_2.pth').read_bytes()[:1000])
-    with pytest.raises(SystemExit, match='broken.pth: it is not a complete zip archive'):
+    with pytest.raises(ConfigError, match='broken.pth: it is not a complete zip archive'):
         train.main([config, '--work-dir', work_dir, '--resume', broken])

@@ -7,6 +7,7 @@ import importlib
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mim_scaling.engine.config_checks import ConfigError, check_config, find_problems
@@ -106,6 +107,43 @@ def test_window_that_cannot_tile_the_feature_maps_says_what_would():
     # window 12 tiles 96 px (24, 12, 6, 3) and 192 px (48, 24, 12, 6).
     assert 'Windows that would: 7, 14, 28; or keep the window and use img_size 96 or 192' \
         in message
+
+
+def test_omitted_keys_are_judged_as_the_built_backbone_and_mask_generator_have_them():
+    """A config that omits window_size and the mask generator's sizes gets the verdict of
+    the objects it builds: the stages whose shrunk window does not divide their map, and the
+    generator's own input_size and model_patch_size."""
+    from mim_scaling.models.backbones import SwinV2
+    from mim_scaling.registry import TRANSFORMS
+
+    cfg = load(IMAGENET)  # 224 px
+    del cfg.model.backbone.window_size
+    backbone = cfg.model.backbone.copy()
+    backbone.pop('type')
+    backbone.pop('init_cfg', None)
+    with torch.device('meta'):
+        built = SwinV2(**backbone)
+    untiled = [i for i, stage in enumerate(built.layers)
+               if (224 // built.patch_size // 2**i) % stage.blocks[0].attn.window_size[0]]
+    message = problems_of(cfg)
+    assert untiled  # the default window does not tile 224 px
+    for i in range(len(built.layers)):
+        assert (f'stage {i} is' in message) == (i in untiled), (i, message)
+
+    cfg = load(PRETRAIN)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    j, generator_cfg = step(pipeline, 'SimMIMMaskGenerator')
+    for key in ('input_size', 'model_patch_size'):
+        del generator_cfg[key]
+    generator = TRANSFORMS.build(generator_cfg)
+    i, t, key = crop(pipeline)
+    t[key] = 224
+    cfg.model.backbone.patch_size = 8
+    message = problems_of(cfg)
+    assert (f'pipeline[{j}] (SimMIMMaskGenerator) has input_size={generator.input_size} but'
+            in message)
+    assert (f'(SimMIMMaskGenerator) has model_patch_size={generator.model_patch_size} but '
+            'model.backbone.patch_size=8' in message)
 
 
 def test_detection_and_segmentation_pad_any_size():

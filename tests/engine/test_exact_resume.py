@@ -6,44 +6,31 @@ dataloader workers), as the README promises them:
 - the kill leaves no process behind;
 - the resident memory of the training process and its workers stays flat.
 
-One uninterrupted run (sampled for memory) and one killed run share the start-up time.
+One uninterrupted run (sampled for memory) and one killed run share the start-up time. Both
+runs record their memory at the end of every iteration, and the killed run kills itself at
+the end of iteration KILL_AT (tiny_pretrain.LongRunProbe): nothing depends on how fast the
+machine is.
 """
 import importlib
 import signal
 import subprocess
-import time
 from statistics import median
 
 import psutil
 import pytest
 import torch
 
-from tiny_pretrain import ROOT, environment, logged_losses, train_command, write_config
+from tiny_pretrain import (ROOT, environment, logged_losses, memory_samples, train_command,
+                           write_config)
 
-RESUME_ITERS, CHECKPOINT, BATCH, WORKERS = 24, 8, 4, 2
+RESUME_ITERS, CHECKPOINT, KILL_AT, BATCH, WORKERS = 24, 8, 12, 4, 2
 LONG_ITERS = 160  # the uninterrupted run, sampled for memory
 MiB = 2**20
 
 
-def start(config, work_dir, *options):
-    return subprocess.Popen(train_command(config, work_dir, *options), cwd=ROOT,
-                            env=environment(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def last_iteration(work_dir):
-    runs = logged_losses(work_dir)
-    return max(runs[-1], default=0) if runs else 0
-
-
-def memory(process):
-    workers = {}
-    for child in process.children(recursive=True):
-        try:
-            workers[child.pid] = child.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass  # a short-lived helper
-    return process.memory_info().rss, workers
+def start(config, work_dir, env, *options):
+    return subprocess.Popen(train_command(config, work_dir, *options), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope='module')
@@ -52,28 +39,30 @@ def runs(tmp_path_factory):
     config = write_config(tmp_path, LONG_ITERS, val_interval=CHECKPOINT,
                           checkpoint_interval=CHECKPOINT)
     straight_dir, killed_dir = tmp_path / 'straight', tmp_path / 'killed'
-    straight = start(config, straight_dir)
-    killed = start(config, killed_dir, '--cfg-options', f'train_cfg.max_iters={RESUME_ITERS}')
-    samples, workers, deadline = [], {}, time.monotonic() + 300
+    straight_memory, killed_memory = tmp_path / 'straight.jsonl', tmp_path / 'killed.jsonl'
+    straight = start(config, straight_dir, environment(memory_file=straight_memory))
+    killed = start(config, killed_dir,
+                   environment(memory_file=killed_memory, kill_at_iteration=KILL_AT),
+                   '--cfg-options', f'train_cfg.max_iters={RESUME_ITERS}')
     try:
-        while killed.poll() is None or straight.poll() is None:
-            assert time.monotonic() < deadline, 'the runs took more than 300 s'
-            if killed.poll() is None:
-                # Every child seen, not one snapshot (a /proc scan can miss a process).
-                workers.update((c.pid, c) for c in psutil.Process(killed.pid).children(True))
-                if (killed_dir / f'iter_{CHECKPOINT}.pth').exists():
-                    killed.send_signal(signal.SIGKILL)
-                    killed.wait(timeout=10)
-            if straight.poll() is None and (iteration := last_iteration(straight_dir)):
-                samples.append((iteration, *memory(psutil.Process(straight.pid))))
-            time.sleep(0.05)
+        for process in (killed, straight):
+            process.wait(timeout=300)
     finally:
         for process in (straight, killed):
             if process.poll() is None:
                 process.kill()
     assert straight.returncode == 0, straight.stderr.read()[-4000:]
-    assert killed.returncode == -signal.SIGKILL
-    _, left_behind = psutil.wait_procs(list(workers.values()), timeout=3)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.read()[-4000:]
+    killed_samples = memory_samples(killed_memory)
+    assert killed_samples[-1][0] == KILL_AT
+    workers = set().union(*(children for _, _, children in killed_samples))
+    alive = []
+    for pid in workers:
+        try:
+            alive.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass  # gone already
+    _, left_behind = psutil.wait_procs(alive, timeout=3)
 
     # tools/train.py --resume, called in this process to save a start-up, with the
     # environment of the runs above.
@@ -92,7 +81,8 @@ def runs(tmp_path_factory):
             torch.set_num_threads(threads)
     log = sorted(killed_dir.glob('2*/2*.log'))[-1].read_text()
     return dict(straight=logged_losses(straight_dir)[0], killed=logged_losses(killed_dir),
-                samples=samples, workers=workers, left_behind=left_behind, log=log,
+                samples=memory_samples(straight_memory), workers=workers,
+                left_behind=left_behind, log=log,
                 loads=len(count_file.read_text().splitlines()))
 
 
@@ -104,7 +94,7 @@ def test_a_kill_leaves_no_process_behind(runs):
 def test_the_resumed_run_logs_the_losses_of_the_uninterrupted_one(runs):
     straight = runs['straight']
     resumed_from = int(runs['log'].split('resumed epoch: 0, iter: ')[1].split()[0])
-    assert CHECKPOINT <= resumed_from < RESUME_ITERS
+    assert resumed_from == CHECKPOINT  # the last checkpoint before the kill
     *interrupted, resumed = runs['killed']
     assert sorted(resumed) == list(range(resumed_from + 1, RESUME_ITERS + 1))
     assert resumed == {i: straight[i] for i in resumed}  # exactly, iteration by iteration
@@ -125,7 +115,7 @@ def test_resident_memory_stays_flat(runs):
     # half of the samples exceeds that of the first by no more than noise; keeping one batch
     # per iteration would add 20 MiB.
     warm = [s for s in runs['samples'] if s[0] > LONG_ITERS // 2]
-    assert len(warm) >= 10
+    assert [s[0] for s in warm] == list(range(LONG_ITERS // 2 + 1, LONG_ITERS + 1))
     early, late = warm[:len(warm) // 2], warm[len(warm) // 2:]
     growth = median(s[1] for s in late) - median(s[1] for s in early)
     assert growth < 12 * MiB, f'the training process grew by {growth / MiB:.1f} MiB'

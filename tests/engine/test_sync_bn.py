@@ -1,7 +1,6 @@
 """Without a GPU, a distributed UPerNet run builds BatchNorm instead of SyncBN (saying so),
 and its log shows the backend actually used."""
 import copy
-import importlib
 import os.path as osp
 import socket
 
@@ -9,6 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
 
 from mim_scaling.engine.sync_bn import sync_bn_to_bn
 
@@ -37,7 +37,7 @@ def free_port():
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path of a machine without GPU')
 def test_distributed_upernet_on_cpu_builds_with_batchnorm_and_logs_gloo(upernet, tmp_path,
                                                                         monkeypatch):
-    """tools/runner_setup.build_runner as tools/dist_train.sh runs it (--launcher pytorch),
+    """The config's runner_type built as tools/dist_train.sh builds it (--launcher pytorch),
     in one gloo process: DDP refuses SyncBatchNorm on the CPU whatever the world size."""
     cfg = copy.deepcopy(upernet)
     cfg.launcher, cfg.work_dir = 'pytorch', str(tmp_path)
@@ -50,10 +50,8 @@ def test_distributed_upernet_on_cpu_builds_with_batchnorm_and_logs_gloo(upernet,
     for name, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
                             MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))
-    runner_setup = importlib.import_module('runner_setup')
     try:
-        runner = runner_setup.build_runner(cfg)
+        runner = RUNNERS.build(cfg)
         assert dist.get_backend() == 'gloo'
         modules = list(runner.model.modules())
         assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in modules)

@@ -1,17 +1,26 @@
 """A tiny SimMIM pre-training run through tools/train.py, for tests of long-run behaviour.
 
 The demo config at 64 px with a 16-wide SwinV2, stochastic depth on, two dataloader
-workers, on noise images the test writes itself. ``CountLoads`` (a pipeline step of this
-module, imported by the config) appends one line per loaded sample to the file named by
-the environment variable ``COUNT_LOADS_FILE``, so a test can count what a run loaded.
+workers, on noise images the test writes itself. This module, imported by the config, adds
+what the tests observe and do through environment variables:
+
+- ``CountLoads`` (a pipeline step) appends one line per loaded sample to the file named by
+  ``COUNT_LOADS_FILE``, so a test can count what a run loaded;
+- ``LongRunProbe`` (a hook) appends, at the end of every iteration, the resident memory of
+  the training process and of each of its child processes to ``MEMORY_SAMPLES_FILE``, and
+  kills the process with SIGKILL at the end of iteration ``KILL_AT_ITERATION``: the same
+  samples and the same kill whatever the load of the machine.
 """
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 import numpy as np
-from mmengine.registry import TRANSFORMS
+import psutil
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS, TRANSFORMS
 from PIL import Image
 
 ROOT = Path(__file__).parents[2]
@@ -50,7 +59,7 @@ train_cfg = dict(max_iters={max_iters}, val_interval={val_interval})
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval={checkpoint_interval}, max_keep_ckpts=1))
 log_processor = dict(window_size=1)
-custom_hooks = []
+custom_hooks = [dict(type='LongRunProbe')]
 """
 
 
@@ -64,6 +73,33 @@ class CountLoads:
             with open(path, 'a') as f:
                 f.write(f"{results['sample_idx']}\n")
         return results
+
+
+@HOOKS.register_module(force=True)
+class LongRunProbe(Hook):
+    """Memory samples and a kill at a given iteration, as the module docstring says."""
+    priority = 'LOWEST'  # after the checkpoint of the iteration, if any
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        iteration = runner.iter + 1
+        path = os.environ.get('MEMORY_SAMPLES_FILE')
+        if path:
+            process, children = psutil.Process(), {}
+            for child in process.children(recursive=True):
+                try:
+                    children[child.pid] = child.memory_info().rss
+                except psutil.NoSuchProcess:
+                    pass  # a short-lived helper
+            with open(path, 'a') as f:
+                f.write(json.dumps([iteration, process.memory_info().rss, children]) + '\n')
+        if os.environ.get('KILL_AT_ITERATION') == str(iteration):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def memory_samples(path: Path) -> list:
+    """(iteration, resident bytes, {child pid: resident bytes}) per iteration, in order."""
+    return [(i, rss, {int(pid): m for pid, m in children.items()})
+            for i, rss, children in map(json.loads, path.read_text().splitlines())]
 
 
 def write_images(root: Path, train: int = 12, val: int = 4) -> Path:
@@ -91,12 +127,16 @@ def train_command(config: Path, work_dir: Path, *options: str):
             str(work_dir), *options]
 
 
-def environment(count_file: Path = None) -> dict:
+def environment(count_file: Path = None, memory_file: Path = None,
+                kill_at_iteration: int = None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).parent),
                                          env.get('PYTHONPATH', '')])
-    if count_file is not None:
-        env['COUNT_LOADS_FILE'] = str(count_file)
+    for key, value in (('COUNT_LOADS_FILE', count_file), ('MEMORY_SAMPLES_FILE', memory_file),
+                       ('KILL_AT_ITERATION', kill_at_iteration)):
+        env.pop(key, None)
+        if value is not None:
+            env[key] = str(value)
     return env
 
 

@@ -7,7 +7,7 @@ The dataset is written in mmpretrain's ImageNet layout (``train/<wnid>/*.JPEG``,
 import numpy as np
 import pytest
 from classification_pipeline_utils import (check_fine_tuning_run, classification_options,
-                                           write_image)
+                                           dumping_predictions, write_image)
 from dense_pipeline_utils import TINY_ARCH, save_simmim_checkpoint, train
 
 WNIDS = ['n01440764', 'n01443537', 'n01484850', 'n01491361']
@@ -36,7 +36,7 @@ def test_imagenet_fine_tuning_trains_from_simmim_checkpoint_and_evaluates(
         imagenet_root, tmp_path):
     checkpoint = save_simmim_checkpoint(tmp_path / 'iter_10.pth')
     work_dir = tmp_path / 'work'
-    train('configs/imagenet/swinv2-b_ft_in1k.py', work_dir,
+    train(dumping_predictions('configs/imagenet/swinv2-b_ft_in1k.py', tmp_path), work_dir,
           classification_options(imagenet_root, checkpoint))
     trained = check_fine_tuning_run(work_dir, checkpoint, layer_decay=0.75)
     assert trained['head.fc.weight'].shape == (1000, 8 * TINY_ARCH['embed_dims'])

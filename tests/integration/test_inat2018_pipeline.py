@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 from classification_pipeline_utils import (check_fine_tuning_run, classification_options,
-                                           write_image)
+                                           dumping_predictions, write_image)
 from dense_pipeline_utils import TINY_ARCH, save_simmim_checkpoint, train
 
 NUM_SPECIES = 8142
@@ -44,7 +44,7 @@ def inat_root(tmp_path_factory):
 def test_inat2018_fine_tuning_trains_from_simmim_checkpoint_and_evaluates(inat_root, tmp_path):
     checkpoint = save_simmim_checkpoint(tmp_path / 'iter_10.pth')
     work_dir = tmp_path / 'work'
-    train('configs/inat2018/swinv2-s_ft_inat2018.py', work_dir,
+    train(dumping_predictions('configs/inat2018/swinv2-s_ft_inat2018.py', tmp_path), work_dir,
           classification_options(inat_root, checkpoint))
     trained = check_fine_tuning_run(work_dir, checkpoint, layer_decay=0.8)
     assert trained['head.fc.weight'].shape == (NUM_SPECIES, 8 * TINY_ARCH['embed_dims'])

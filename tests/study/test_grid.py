@@ -1,7 +1,7 @@
 """Grids of runs: the released one from the zoo file, one's own from a grid file."""
 import pytest
 
-from mim_scaling.study import grid_from_file, zoo_grid
+from mim_scaling.study import FROM_SCRATCH, grid_from_file, zoo_grid
 
 GRID = """
 pretrain_config = 'configs/mine/simmim_{model}_{length}_{data}.py'
@@ -57,3 +57,34 @@ def test_unknown_names_in_a_selection_are_errors(tmp_path):
         grid_from_file(grid, models=['x'])
     with pytest.raises(ValueError, match='unknown data'):
         zoo_grid(data=['in1k-30pct'])
+
+
+def test_from_scratch_adds_a_finetuning_without_pretraining_first_for_each_model(tmp_path):
+    grid = tmp_path / 'grid.py'
+    grid.write_text(GRID + 'from_scratch = True\n')
+    runs = grid_from_file(grid)
+    assert [(r.model, r.data, r.length) for r in runs] == [
+        ('t', FROM_SCRATCH, '0'), ('t', 'half', '10it'), ('t', 'all', '10it'),
+        ('s', FROM_SCRATCH, '0'), ('s', 'half', '10it'), ('s', 'all', '10it')]
+    scratch = runs[3]
+    assert scratch.from_scratch and scratch.pretrain_config is None
+    assert scratch.finetune_config == 'configs/mine/ft_s.py'
+    assert scratch.pretrain_work_dir('w') is None
+    assert str(scratch.finetune_work_dir('w')) == f'w/ft_s/s-{FROM_SCRATCH}'
+    assert not runs[4].from_scratch
+    # The data filter selects them by name; the lengths filter leaves them in.
+    assert [r.data for r in grid_from_file(grid, data=['all'])] == ['all', 'all']
+    assert [r.data for r in grid_from_file(grid, models=['t'], data=[FROM_SCRATCH])] == [
+        FROM_SCRATCH]
+    assert len(grid_from_file(grid, lengths=['10it'])) == 6
+
+
+@pytest.mark.parametrize('text', [
+    GRID.replace("finetune_config = 'configs/mine/ft_{model}.py'", '') + 'from_scratch = True',
+    GRID + "from_scratch = 'yes'",
+])
+def test_from_scratch_needs_a_finetuning_and_a_bool(tmp_path, text):
+    grid = tmp_path / 'grid.py'
+    grid.write_text(text)
+    with pytest.raises(ValueError, match='from_scratch must be True or False'):
+        grid_from_file(grid)

@@ -96,7 +96,7 @@ def test_unlabelled_flat_folder_gives_subsets_that_custom_dataset_reads(tool, tm
 
     tool.main([str(tmp_path), '--unlabelled', '--fractions', '0.5'])
 
-    # as configs/demo/simmim_swinv2-demo-w16_60it_skimage-50pct.py reads it
+    # as configs/demo/simmim_swinv2-demo-w16_200it_lfw-50pct.py reads it
     dataset = CustomDataset(data_root=str(tmp_path), data_prefix='train',
                             ann_file='meta/train_50pct.txt', with_label=True, lazy_init=True)
     paths = [d['img_path'] for d in dataset.load_data_list()]

@@ -20,7 +20,7 @@ MEMORY_BASE = osp.join(REPO, 'configs', '_base_', 'memory_ckpt_bf16_zero1.py')
 
 SHARDED = f"""\
 _base_ = ['toy_regression.py', {MEMORY_BASE!r}]
-# The toy model has no backbone to checkpoint, and bf16 autocast needs a GPU.
+# The toy model has no backbone to checkpoint, and the comparison below is with fp32.
 memory_saving = dict(with_cp=False, bf16=False)
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.05, weight_decay=0.1))
 """

@@ -1,5 +1,8 @@
 """tools/sweep.py: the commands of a selection of the grid, in order, each fine-tuning from
-its pre-training's final checkpoint; finished runs skipped; results next to the released."""
+its pre-training's final checkpoint; finished runs skipped; results next to the released;
+jobs over several nodes; slurm jobs submitted with their dependencies; the total batch kept
+on another number of GPUs; images, GPU-hours and cost estimated by a dry run that writes
+nothing."""
 import csv
 import json
 import os
@@ -33,54 +36,42 @@ def log_scalars(work_dir, records):
 
 
 def test_dry_run_prints_each_pretraining_then_its_finetuning(tmp_path, capsys):
-    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k', '--gpus', '8',
-                '--work-root', str(tmp_path)])
+    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k',
+                '--gpus-per-node', '16', '--work-root', str(tmp_path)])
     w = tmp_path
     assert commands(capsys.readouterr().out) == [
-        f'bash tools/dist_train.sh configs/pretrain/{B_125K}.py 8 --work-dir {w}/{B_125K} '
+        f'bash tools/dist_train.sh configs/pretrain/{B_125K}.py 16 --work-dir {w}/{B_125K} '
         '--resume',
-        f'bash tools/dist_train.sh configs/imagenet/swinv2-b_ft_in1k.py 8 --work-dir '
+        f'bash tools/dist_train.sh configs/imagenet/swinv2-b_ft_in1k.py 16 --work-dir '
         f'{w}/swinv2-b_ft_in1k/{B_125K} --resume --cfg-options '
         f'model.backbone.init_cfg.checkpoint={w}/{B_125K}/iter_125000.pth',
-        f'bash tools/dist_train.sh configs/pretrain/{B_250K}.py 8 --work-dir {w}/{B_250K} '
+        f'bash tools/dist_train.sh configs/pretrain/{B_250K}.py 16 --work-dir {w}/{B_250K} '
         '--resume',
-        f'bash tools/dist_train.sh configs/imagenet/swinv2-b_ft_in1k.py 8 --work-dir '
+        f'bash tools/dist_train.sh configs/imagenet/swinv2-b_ft_in1k.py 16 --work-dir '
         f'{w}/swinv2-b_ft_in1k/{B_250K} --resume --cfg-options '
         f'model.backbone.init_cfg.checkpoint={w}/{B_250K}/iter_250000.pth',
     ]
-    # A dry run trains nothing; it only writes the (empty) results of the selection.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['results.csv', 'results.md']
-
-
-def test_slurm_commands_and_options_that_change_the_final_checkpoint(tmp_path, capsys):
-    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--launcher', 'slurm',
-                '--partition', 'gpu', '--gpus', '16', '--work-root', str(tmp_path),
-                '--cfg-options', 'train_cfg.max_iters=1000'])
-    pretrain, finetune = commands(capsys.readouterr().out)
-    assert pretrain == (
-        f'env GPUS=16 GPUS_PER_NODE=8 bash tools/slurm_train.sh gpu {B_125K} '
-        f'configs/pretrain/{B_125K}.py {tmp_path}/{B_125K} --resume --cfg-options '
-        'train_cfg.max_iters=1000')
-    assert finetune.endswith(f'init_cfg.checkpoint={tmp_path}/{B_125K}/iter_1000.pth')
+    assert list(tmp_path.iterdir()) == []  # a dry run writes nothing
 
 
 def test_each_job_gets_the_gpus_of_its_configs_total_batch(tmp_path, capsys):
     sweep.main(['--models', 'b', 'l', '--data', 'in1k', '--lengths', '125k', '--work-root',
-                str(tmp_path)])
+                str(tmp_path), '--gpus-per-node', '64'])
     gpus = [c.split()[3] for c in commands(capsys.readouterr().out)]
     # 2048 = 16 x 128 for both pre-trainings and B's fine-tuning, 32 x 64 for L's
     assert gpus == ['16', '16', '16', '32']
     sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--work-root',
-                str(tmp_path), '--cfg-options', 'train_dataloader.batch_size=32'])
+                str(tmp_path), '--gpus-per-node', '64',
+                '--cfg-options', 'train_dataloader.batch_size=32'])
     assert [c.split()[3] for c in commands(capsys.readouterr().out)] == ['64', '16']
 
 
-def test_finished_runs_are_skipped_and_their_results_collected(tmp_path, capsys):
+def test_finished_runs_are_skipped_and_their_results_collected(tmp_path, capsys, monkeypatch):
     pretrain_dir = tmp_path / B_125K
     log_scalars(pretrain_dir, [dict(loss=0.5, step=124900),
                                {'reconstruction/loss': 0.4444, 'step': 125000}])
     (pretrain_dir / 'iter_125000.pth').touch()
-    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k',
+    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k', '--gpus', '8',
                 '--work-root', str(tmp_path)])
     out = capsys.readouterr().out
     assert f'# pretrain {B_125K}: finished, skipped' in out
@@ -92,11 +83,12 @@ def test_finished_runs_are_skipped_and_their_results_collected(tmp_path, capsys)
     log_scalars(finetune_dir, [{'accuracy/top1': 80.0, 'step': 99},
                                {'accuracy/top1': 84.25, 'step': 100}])
     (finetune_dir / 'epoch_100.pth').touch()
-    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k',
-                '--work-root', str(tmp_path), '--out-dir', str(tmp_path / 'table')])
+    monkeypatch.setenv('PYTHON', fake_python(tmp_path, 0))  # trains nothing
+    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k', '--run',
+                '--gpus', '8', '--work-root', str(tmp_path), '--out-dir', str(tmp_path / 'table')])
     out = capsys.readouterr().out
     assert f'# finetune {B_125K}: finished, skipped' in out
-    assert len(commands(out)) == 2  # only the 250k pair is left
+    assert len(commands(out)) == 2  # only the 250k pair is left, and was run
 
     with open(tmp_path / 'table' / 'results.csv', newline='') as f:
         rows = list(csv.DictReader(f))
@@ -123,26 +115,43 @@ def fake_python(tmp_path, exit_code):
     return str(script)
 
 
+def torchrun_calls(tmp_path):
+    """The fake Python's calls that start torchrun (tools/dist_train.sh may ask it more)."""
+    calls = [call.split() for call in (tmp_path / 'calls').read_text().splitlines()]
+    return [call for call in calls if call[:2] == ['-m', 'torch.distributed.run']]
+
+
 def test_run_launches_in_order_and_a_failed_pretraining_skips_its_finetuning(
         tmp_path, capsys, monkeypatch):
     monkeypatch.setenv('PYTHON', fake_python(tmp_path, 0))
     argv = ['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--gpus', '2', '--run',
             '--work-root', str(tmp_path / 'work')]
     sweep.main(argv)
-    calls = [call.split() for call in (tmp_path / 'calls').read_text().splitlines()]
+    calls = torchrun_calls(tmp_path)
     # torchrun's arguments, then tools/train.py's: the pre-training, then the fine-tuning
-    assert [call[:2] + call[6:9] for call in calls] == [
-        ['-m', 'torch.distributed.run', '--nproc_per_node=2', f'{ROOT}/tools/train.py',
-         f'configs/pretrain/{B_125K}.py'],
-        ['-m', 'torch.distributed.run', '--nproc_per_node=2', f'{ROOT}/tools/train.py',
-         'configs/imagenet/swinv2-b_ft_in1k.py']]
+    script = f'{ROOT}/tools/train.py'
+    assert [(call[:2], '--nproc_per_node=2' in call, call[call.index(script) + 1])
+            for call in calls] == [
+        (['-m', 'torch.distributed.run'], True, f'configs/pretrain/{B_125K}.py'),
+        (['-m', 'torch.distributed.run'], True, 'configs/imagenet/swinv2-b_ft_in1k.py')]
 
     os.remove(tmp_path / 'calls')
     monkeypatch.setenv('PYTHON', fake_python(tmp_path, 1))
-    with pytest.raises(SystemExit, match=f'1 run.s. failed: {B_125K}'):
+    with pytest.raises(SystemExit, match=f'1 run.s. failed or were stopped: {B_125K}'):
         sweep.main(argv)
-    assert len((tmp_path / 'calls').read_text().splitlines()) == 1
-    assert f'# finetune {B_125K}: skipped, its pre-training failed' in capsys.readouterr().out
+    assert len(torchrun_calls(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert f'# pretrain {B_125K}: FAILED' in out
+    assert f'# finetune {B_125K}: skipped, its pre-training failed' in out
+
+    # Preempted: saved, to be continued (tools/dist_train.sh's status 75).
+    monkeypatch.setenv('PYTHON', fake_python(tmp_path, 75))
+    with pytest.raises(SystemExit, match=f'1 run.s. failed or were stopped: {B_125K}'):
+        sweep.main(argv)
+    out = capsys.readouterr().out
+    assert (f'# pretrain {B_125K}: stopped by a preemption signal after saving a checkpoint; '
+            'run the sweep again to continue it') in out
+    assert f'# finetune {B_125K}: skipped, its pre-training failed' in out
 
 
 def test_missing_configs_and_bad_selections_are_named(tmp_path):
@@ -153,3 +162,185 @@ def test_missing_configs_and_bad_selections_are_named(tmp_path):
                     "models = ['a']\ndata = ['d']\nlengths = ['1it']\n")
     with pytest.raises(SystemExit, match='configs/none/a_1it_d.py'):
         sweep.main(['--grid', str(grid)])
+
+
+def test_a_row_from_scratch_is_its_finetuning_alone_with_a_random_encoder(tmp_path, capsys):
+    sweep.main(['--grid', 'configs/demo/sweep_grid_lfw.py', '--models', 'w16', '--data',
+                'from-scratch', 'lfw', '--gpus', '1', '--work-root', str(tmp_path)])
+    w, ft = tmp_path, 'configs/demo/swinv2-demo-w16_ft_lfw.py'
+    pretraining = 'simmim_swinv2-demo-w16_200it_lfw'
+    assert commands(capsys.readouterr().out) == [
+        f'bash tools/dist_train.sh {ft} 1 --work-dir {w}/swinv2-demo-w16_ft_lfw/w16-from-scratch '
+        '--resume --cfg-options model.backbone.init_cfg=None',
+        f'bash tools/dist_train.sh configs/demo/{pretraining}.py 1 --work-dir {w}/{pretraining} '
+        '--resume',
+        f'bash tools/dist_train.sh {ft} 1 --work-dir {w}/swinv2-demo-w16_ft_lfw/{pretraining} '
+        f'--resume --cfg-options model.backbone.init_cfg.checkpoint={w}/{pretraining}/iter_200.pth',
+    ]
+
+
+def fake_sbatch(tmp_path, monkeypatch, fail_on=None):
+    """An ``sbatch`` first on PATH: records its arguments, one call per line, and prints a
+    job id as ``sbatch --parsable`` does (``ID;CLUSTER``), or fails for a job name."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    script = bin_dir / 'sbatch'
+    script.write_text(f"""#!/bin/sh
+echo "$@" >> {tmp_path}/sbatch_calls
+case "$*" in *"--job-name={fail_on} "*) echo "sbatch: error: invalid partition" >&2; exit 1;; esac
+n=$(wc -l < {tmp_path}/sbatch_calls)
+echo "$((1000 + n));cluster"
+""")
+    script.chmod(0o755)
+    monkeypatch.setenv('PATH', f'{bin_dir}{os.pathsep}{os.environ["PATH"]}')
+    return tmp_path / 'sbatch_calls'
+
+
+def sbatch_options(call):
+    """{option: value} of an sbatch call, up to its script."""
+    words = call.split()
+    options = words[:words.index(f'{ROOT}/tools/slurm_train.sh')]
+    return dict(word.partition('=')[::2] for word in options)
+
+
+def test_jobs_larger_than_a_node_become_one_command_per_node(tmp_path, capsys):
+    argv = ['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--pretrain-only',
+            '--work-root', str(tmp_path)]
+    sweep.main(argv + ['--master-addr', '10.0.0.1'])  # 2048 = 16 GPUs x 128: 2 nodes of 8
+    w = tmp_path
+    assert commands(capsys.readouterr().out) == [
+        f'env NNODES=2 NODE_RANK={rank} MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh '
+        f'configs/pretrain/{B_125K}.py 8 --work-dir {w}/{B_125K} --resume' for rank in (0, 1)]
+    sweep.main(argv)  # each node's shell gives the host of node 0
+    assert 'NODE_RANK=1 MASTER_ADDR="$MASTER_ADDR" bash' in capsys.readouterr().out
+    sweep.main(argv + ['--gpus-per-node', '16'])
+    assert commands(capsys.readouterr().out) == [
+        f'bash tools/dist_train.sh configs/pretrain/{B_125K}.py 16 --work-dir {w}/{B_125K} '
+        '--resume']
+    # This machine cannot start the other node's processes.
+    with pytest.raises(SystemExit, match='span several nodes.*--launcher slurm'):
+        sweep.main(argv + ['--run'])
+    with pytest.raises(SystemExit, match='needs 16 GPUs, which nodes of 6 .*cannot hold'):
+        sweep.main(argv + ['--gpus-per-node', '6'])
+
+
+def test_slurm_jobs_are_submitted_and_each_finetuning_waits_for_its_pretraining(
+        tmp_path, capsys, monkeypatch):
+    calls = fake_sbatch(tmp_path, monkeypatch)
+    monkeypatch.delenv('SLURM_JOB_ID', raising=False)  # submitted from outside a job
+    work = tmp_path / 'work'
+    sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k', '--run',
+                '--launcher', 'slurm', '--partition', 'gpu', '--images-per-second', '1000',
+                '--work-root', str(work)])
+    pretrain_125k, finetune_125k, pretrain_250k, finetune_250k = \
+        calls.read_text().splitlines()
+    first = sbatch_options(pretrain_125k)
+    assert first['--job-name'] == B_125K and first['--partition'] == 'gpu'
+    # 16 GPUs over 2 nodes of 8; the early signal and requeue of tools/slurm_train.sh;
+    # output in the work dir; the job id printed alone
+    assert (first['--ntasks'], first['--ntasks-per-node']) == ('16', '8')
+    assert first['--gres'] == 'gpu:8'
+    assert '--requeue' in first and first['--signal'] == 'USR1@600' and '--parsable' in first
+    assert first['--export'].endswith(',GPUS=16,GPUS_PER_NODE=8')
+    assert first['--output'] == f'{work}/{B_125K}/slurm-%j.out' and (work / B_125K).is_dir()
+    # The time limit from the estimate: 125k x 2048 images at 1000/s on each of 16 GPUs
+    # is 4.44 h; x 1.25 = 333.3 -> 334 minutes, + 30 = 6:04.
+    assert first['--time'] == '0-06:04:00'
+    assert '--dependency' not in first
+    assert pretrain_125k.endswith(f'tools/slurm_train.sh gpu {B_125K} '
+                                  f'configs/pretrain/{B_125K}.py {work}/{B_125K} --resume')
+    # 100 epochs of 1,281,167 images on 16 GPUs: 2.22 h -> 167 + 30 minutes
+    assert sbatch_options(finetune_125k)['--time'] == '0-03:17:00'
+    # Job ids from "ID;CLUSTER": 1001 .. 1004, each fine-tuning after its own pre-training.
+    assert sbatch_options(finetune_125k)['--dependency'] == 'afterok:1001'
+    assert sbatch_options(pretrain_250k).get('--dependency') is None
+    assert sbatch_options(finetune_250k)['--dependency'] == 'afterok:1003'
+    out = capsys.readouterr().out
+    assert f'# pretrain {B_125K}: submitted as slurm job 1001' in out
+
+    # A finished pre-training: its fine-tuning starts without waiting. A refused submission
+    # leaves out its fine-tuning, and the sweep says so.
+    (work / B_125K / 'iter_125000.pth').touch()
+    (tmp_path / 'again').mkdir()
+    calls = fake_sbatch(tmp_path / 'again', monkeypatch, fail_on=B_250K)
+    with pytest.raises(SystemExit, match=f'1 run.s. failed or were stopped: {B_250K}'):
+        sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k', '--run',
+                    '--launcher', 'slurm', '--partition', 'gpu', '--time', '2-00:00:00',
+                    '--work-root', str(work)])
+    finetune_125k, pretrain_250k = calls.read_text().splitlines()
+    assert '--dependency' not in sbatch_options(finetune_125k)
+    assert sbatch_options(finetune_125k)['--time'] == '2-00:00:00'
+    assert B_250K in pretrain_250k
+    captured = capsys.readouterr()
+    assert 'sbatch failed (1): sbatch: error: invalid partition' in captured.err
+    assert f'# finetune {B_250K}: skipped, its pre-training failed' in captured.out
+
+
+def test_slurm_needs_a_time_limit_or_a_throughput_to_derive_one(tmp_path, capsys):
+    argv = ['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--launcher', 'slurm',
+            '--partition', 'gpu', '--work-root', str(tmp_path)]
+    sweep.main(argv)  # a dry run prints the jobs without one
+    assert all('TIME=' not in line and 'SBATCH_ARGS=--parsable' in line
+               for line in commands(capsys.readouterr().out))
+    with pytest.raises(SystemExit, match='no time limit for pretrain .*images/s per GPU.*'
+                       '--images-per-second .* or --time'):
+        sweep.main(argv + ['--run'])
+    assert list(tmp_path.iterdir()) == []  # refused before anything was submitted
+
+
+def test_gpus_keeps_the_total_batch_and_says_how(tmp_path, capsys):
+    def dry_run(*options):
+        sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--work-root',
+                    str(tmp_path), *options])
+        out = capsys.readouterr().out
+        notes = [line for line in out.splitlines() if line.startswith('# pretrain')
+                 or line.startswith('# finetune')]
+        return commands(out), notes
+
+    # 32 GPUs: half the per-GPU batch, for the pre-training and the fine-tuning alike.
+    lines, notes = dry_run('--gpus', '32', '--gpus-per-node', '32')
+    assert all(line.endswith('train_dataloader.batch_size=64') for line in lines)
+    assert 'total batch 2048 kept by the per-GPU batch: 32 GPUs x 64 (config: 16 GPUs x 128)' \
+        in notes[0]
+    # 8 GPUs: the fine-tuning (epochs) accumulates 2 steps of 128; the iteration-based
+    # pre-training doubles its per-GPU batch (accumulated micro-batches would count as
+    # iterations), and says that it needs more memory.
+    (pretrain, finetune), (pretrain_note, finetune_note) = dry_run('--gpus', '8')
+    assert pretrain.endswith('--cfg-options train_dataloader.batch_size=256')
+    assert 'kept by the per-GPU batch: 8 GPUs x 256' in pretrain_note
+    assert 'need more memory than 128' in pretrain_note
+    assert finetune.endswith('optim_wrapper.accumulative_counts=2')
+    assert ('total batch 2048 kept by gradient accumulation: 8 GPUs x 128 x 2 accumulated '
+            'steps') in finetune_note
+    # --scale-lr: the per-GPU batch stays, the total halves, the lr follows.
+    (pretrain, _), (note, _) = dry_run('--gpus', '8', '--scale-lr')
+    assert pretrain.endswith('--resume --auto-scale-lr') and 'batch_size' not in pretrain
+    assert 'total batch 1024 = 8 GPUs x 128 instead of 2048' in note and '--auto-scale-lr' in note
+    with pytest.raises(SystemExit, match='--gpus 24 cannot keep the total batch 2048'):
+        dry_run('--gpus', '24')
+
+
+def test_dry_run_estimates_images_gpu_hours_and_cost_and_writes_nothing(tmp_path, capsys):
+    argv = ['--models', 'b', '--data', 'in1k', '--lengths', '125k', '--work-root',
+            str(tmp_path)]
+    sweep.main(argv + ['--images-per-second', '1000', '--price-per-gpu-hour', '2.5'])
+    out = capsys.readouterr().out
+    # 125,000 iterations x 2048 images; / 1000 images/s / 3600 s = 71.11 GPU-hours, 4.44 h on
+    # 16 GPUs, 177.78 at 2.5 per GPU-hour.
+    assert (f'# pretrain {B_125K}: 16 GPUs; 256,000,000 images; 71.1 GPU-hours (4.4 h on 16) '
+            'at 1000 images/s per GPU (--images-per-second); cost 177.78 at 2.5 per GPU-hour'
+            ) in out
+    # 100 epochs x 1,281,167 ImageNet-1K images (no annotation file here to count):
+    # 35.59 GPU-hours, 88.97.
+    assert (f'# finetune {B_125K}: 16 GPUs; 128,116,700 images; 35.6 GPU-hours (2.2 h on 16)'
+            ) in out and 'cost 88.97 ' in out
+    assert ('# total of 2 runs to go: 384,116,700 images, 106.7 GPU-hours, cost 266.75'
+            in out)
+    assert list(tmp_path.iterdir()) == []
+
+    # Without a figure: docs/benchmarks.md has no GPU measurement of these configs.
+    sweep.main(argv)
+    out = capsys.readouterr().out
+    assert ('256,000,000 images; GPU-hours unknown: docs/benchmarks.md has no measured '
+            'images/s per GPU for this config; pass --images-per-second') in out
+    assert '# total of 2 runs to go: 384,116,700 images, no GPU-hours' in out

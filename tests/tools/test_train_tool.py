@@ -3,15 +3,15 @@ import importlib
 import os
 import os.path as osp
 import re
-import socket
 import subprocess
 import sys
 
 import mmengine
 import pytest
 import torch
-import torch.distributed as dist
-from mmengine.config import Config
+
+from mim_scaling.engine import runner as runner_module
+from mim_scaling.engine.config_checks import ConfigError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -28,7 +28,7 @@ def toy_config(tmp_path, monkeypatch):
 @pytest.fixture
 def train_tool(monkeypatch):
     """tools/train.py as a module, called in-process to save start-up time."""
-    monkeypatch.syspath_prepend(TOOLS)  # for its sibling runner_setup
+    monkeypatch.syspath_prepend(TOOLS)  # for its sibling cli_config
     monkeypatch.setenv('LOCAL_RANK', '0')  # the tool sets it; restored afterwards
     return importlib.import_module('train')
 
@@ -64,6 +64,20 @@ def test_resume_auto_continues_from_the_latest_checkpoint(train_tool, toy_config
         torch.testing.assert_close(weight, expected[key])
 
 
+def test_resume_on_a_work_dir_without_checkpoint_says_so(train_tool, toy_config, tmp_path,
+                                                         capsys):
+    mistyped = str(tmp_path / 'mistyped')
+    log = call(train_tool, capsys, toy_config, '--work-dir', mistyped, '--resume', name='fresh')
+    assert f'resume: no checkpoint in {mistyped}, starting from scratch' in log
+    assert 'Iter(train) [1/4]' in log
+    # A checkpoint named on the command line must exist.
+    missing = str(tmp_path / 'mistyped' / 'iter_9.pth')
+    with pytest.raises(ConfigError, match=f'cannot resume from load_from={missing}: the file '
+                       'does not exist'):
+        call(train_tool, capsys, toy_config, '--work-dir', mistyped, '--resume', missing,
+             name='missing')
+
+
 def test_resume_from_a_path_then_test_with_out(train_tool, toy_config, tmp_path, capsys):
     first, second = str(tmp_path / 'first'), str(tmp_path / 'second')
     call(train_tool, capsys, toy_config, '--work-dir', first, name='first')
@@ -95,8 +109,10 @@ def test_resume_from_a_path_then_test_with_out(train_tool, toy_config, tmp_path,
 
 
 def test_amp_without_gpu_stops_with_a_clear_message(train_tool, toy_config, monkeypatch):
-    monkeypatch.setattr(train_tool, 'is_cuda_available', lambda: False)
-    with pytest.raises(SystemExit, match='--amp needs a CUDA'):
+    for name in ('is_cuda_available', 'is_npu_available', 'is_mlu_available',
+                 'is_musa_available'):
+        monkeypatch.setattr(runner_module, name, lambda: False)
+    with pytest.raises(ValueError, match='--amp.* autocasts on a CUDA'):
         train_tool.main([toy_config, '--amp'])
 
 
@@ -115,37 +131,3 @@ def test_cli_flags_map_onto_the_config(train_tool, toy_config, tmp_path):
     cfg = train_tool.load_config(train_tool.parse_args(
         [toy_config, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=9']))
     assert cfg.work_dir == str(tmp_path) and cfg.train_cfg.max_iters == 9
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def test_slurm_launcher_starts_a_gloo_group_without_gpu(train_tool, toy_config, monkeypatch):
-    runner_setup = importlib.import_module('runner_setup')
-    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT'):
-        monkeypatch.setenv(key, 'unset')  # so that teardown restores the original state
-        monkeypatch.delenv(key)
-    monkeypatch.setenv('SLURM_PROCID', '0')
-    monkeypatch.setenv('SLURM_NTASKS', '1')
-    monkeypatch.setenv('SLURM_LOCALID', '0')
-    monkeypatch.setenv('SLURM_NODELIST', 'node-1')
-    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    monkeypatch.setattr(runner_setup, 'get_device', lambda: 'cpu')
-    cfg = Config.fromfile(toy_config)
-    cfg.launcher = 'slurm'
-    cfg.env_cfg.dist_cfg.port = free_port()
-    try:
-        runner_setup.init_distributed(cfg)
-        assert dist.is_initialized() and dist.get_backend() == 'gloo'
-        assert (dist.get_rank(), dist.get_world_size()) == (0, 1)
-        assert os.environ['MASTER_PORT'] == str(cfg.env_cfg.dist_cfg.port)
-        assert cfg.model_wrapper_cfg == dict(
-            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
-            find_unused_parameters=False)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()

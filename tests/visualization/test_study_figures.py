@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mim_scaling.study import StudyResult, released_results
+from mim_scaling.study import FROM_SCRATCH, StudyResult, released_results
 from mim_scaling.visualization import (figure_1, figure_2, figure_3, relative_training_cost,
                                        save_figure, study_table)
 
@@ -50,6 +50,23 @@ def test_relative_cost_is_parameters_times_iterations():
     assert relative_training_cost(own) == pytest.approx([1.0, 8.0])  # the cheapest is 1
     with pytest.raises(ValueError, match='no backbone_params for w16 a 60it'):
         relative_training_cost([StudyResult('w16', 'a', '60it', top1=1.0)])
+
+
+def test_figure_1_of_ones_own_grid_draws_rows_without_pretraining_as_levels():
+    rows = [StudyResult('w16', FROM_SCRATCH, '0', backbone_params='0.1M', top1=60.0),
+            StudyResult('w16', 'half', '60it', backbone_params='0.1M', top1=70.0),
+            StudyResult('w32', FROM_SCRATCH, '0', backbone_params='0.4M', top1=55.0),
+            StudyResult('w32', 'half', '60it', backbone_params='0.4M', top1=65.0),
+            StudyResult('w32', 'all', '60it', backbone_params='0.4M')]  # not fine-tuned yet
+    ax = figure_1(rows).axes[0]
+    half, w16, w32 = ax.get_lines()
+    assert half.get_label() == 'half' and list(half.get_xdata())[::2] == [1.0, 4.0]
+    assert (w16.get_label(), list(w16.get_ydata())) == ('w16, no pre-training', [60.0, 60.0])
+    assert (w32.get_label(), list(w32.get_ydata())) == ('w32, no pre-training', [55.0, 55.0])
+    assert ax.get_xlabel() == 'relative training cost (cheapest run = 1)'
+    assert ax.get_title() == 'top-1 after fine-tuning'
+    with pytest.raises(ValueError, match='no fine-tuned top-1 of a pre-trained model'):
+        figure_1(rows[:1])
 
 
 def test_validation_loss_table_from_the_zoo_file():

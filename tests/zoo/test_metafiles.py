@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mim_scaling.zoo import DATASETS, load_zoo
+from mim_scaling.zoo import DATA_NAMES, load_zoo
 from tool_scripts import load_tool
 
 ROOT = Path(__file__).parents[2]
@@ -48,7 +48,7 @@ def test_every_row_of_the_zoo_is_there_with_its_published_figures(models):
         assert pretrained['Results'][0]['Metrics'] == {'Validation Loss': e.val_loss}
         assert finetuned['Results'][0]['Metrics'] == {'Top 1 Accuracy': e.top1}
         assert pretrained['Metadata']['Iterations'] == e.iters
-        assert pretrained['Metadata']['Training Data'] == DATASETS[e.data][0]
+        assert pretrained['Metadata']['Training Data'] == DATA_NAMES[e.data][0]
         assert pretrained['Metadata']['Backbone Parameters'] == e.backbone_params
         assert finetuned['Metadata']['Pre-trained'] == e.name
         assert pretrained['Weights'] == \

@@ -25,6 +25,7 @@ from benchmark_utils import Result, add_step_args, machine_summary, peak_memory,
 from mmpretrain.models import SwinTransformerV2 as MMPretrainSwinV2
 
 from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
+from mim_scaling.models.backbones.swinv2 import stage_window
 from mim_scaling.models.backbones.swinv2_key_mapping import to_backbone_state_dict
 
 MMPRETRAIN_ARCHS = ('tiny', 'small', 'base', 'large')  # its presets of the same sizes
@@ -32,8 +33,8 @@ IMPLS = ('mim_scaling', 'timm', 'mmpretrain')
 
 
 def stage_windows(img_size: int, window: int):
-    """The window each stage uses: one that would cover a whole stage shrinks to it."""
-    return [min(window, img_size // 4 // 2**i) for i in range(4)]
+    """The window each stage of ours uses (one that would cover a whole stage shrinks to it)."""
+    return [stage_window([img_size // 4 // 2**i] * 2, (window, window))[0][0] for i in range(4)]
 
 
 def build(impl: str, arch: str, img_size: int, window: int, with_cp: bool = False):

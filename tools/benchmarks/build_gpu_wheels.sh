@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the wheel folder that tools/benchmarks/gpu_check.sh installs on a lent GPU machine,
-# which reaches no package index and has its own Python 3.12 with PyTorch, torchvision,
-# timm and the packages in GPU_MACHINE_HAS below.
+# Builds the wheel folder that tools/benchmarks/gpu_check.sh installs on a GPU machine that
+# reaches no package index and has its own Python 3.12 with PyTorch, torchvision, timm and
+# the packages in GPU_MACHINE_HAS below.
 #
 #   bash tools/benchmarks/build_gpu_wheels.sh [OUT_DIR]     # default: .whl (git-ignored)
 #
-# About 5 MiB (the device tool carries at most 64 MiB with the working tree): this package,
+# About 5 MiB (small enough to copy with the working tree): this package,
 # mmengine, mmpretrain, mmcv-lite (mmcv without compiled ops: enough for SimMIM and the
 # backbone, not for Mask R-CNN's RoIAlign/NMS), their pure-Python dependencies that the GPU
 # machine lacks, and simplejpeg (small, compiled for CPython 3.12), which the pre-training
@@ -86,7 +86,8 @@ for wheel in wheels:
             problems.append(f'{wheel.name} needs {dep}: neither carried nor on the GPU machine')
 size = sum(w.stat().st_size for w in wheels)
 if size > 32 * 2**20:
-    problems.append(f'{size / 2**20:.1f} MiB of wheels: the working tree carries at most 64')
+    problems.append(f'{size / 2**20:.1f} MiB of wheels: more than the 32 MiB meant to be '
+                    'copied with the working tree')
 if problems:
     sys.exit('\n'.join(problems))
 print(f'{len(wheels)} wheels, {size / 2**20:.1f} MiB, in {out}')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of the pre-training code, for a lent machine with one CUDA device, its own
+# The GPU check of the pre-training code, for a machine with one CUDA device, its own
 # Python with PyTorch, torchvision and timm, and no package index. Under 8 minutes, printing
 # as it goes. Build the wheel folder here first, and carry it there with the working tree:
 #
@@ -13,7 +13,15 @@
 #      ours compiled, images/s, peak memory and MFU (benchmark_simmim.py);
 #   4. the SwinV2-B backbone forward+backward at 1024x1024 with 2 images (the Mask R-CNN
 #      input), with and without activation checkpointing, peak memory included;
-#   5. tools/dist_train.sh with 1 GPU on NCCL, a few iterations of the demo config.
+#   5. the GPU data path (decode_on_device=True): decoding, cropping, resizing and flipping
+#      a batch of 128 JPEGs on the GPU against the SimMIM step (eager, bf16), the share of a
+#      step it adds, its largest difference to the same on the CPU, and the workers' CPU
+#      time per image on this machine's CPU (benchmark_device_decoding.py);
+#   6. tools/dist_train.sh with 1 GPU on NCCL, 8 workers, the demo config with SwinV2-B at
+#      batch 128 on JPEGs: the GPU data path, then the CPU pipeline, each with the log's
+#      data_time against time.
+# The whole check stops starting steps past BUDGET seconds (default 460: under 8 minutes
+# with the last step's wrap-up); a step is also cut to what is left of it.
 # Output is also written to ${OUT:-/tmp}/gpu_check.log.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,14 +29,21 @@ export PYTHON=${PYTHON:-python3}
 WHEELS=${WHEELS:-.whl}
 SITE=${SITE:-/tmp/mim_scaling_site}
 LOG=${OUT:-/tmp}/gpu_check.log
+BUDGET=${BUDGET:-460}
 export PYTHONUNBUFFERED=1
 exec > >(tee "$LOG") 2>&1
 failed=()
 
 step() { echo; echo "=== [$(date -u +%H:%M:%S), ${SECONDS}s] $*"; }
 run() {  # run SECONDS NAME COMMAND...: a step's command under a timeout, noting failures
-    local limit=$1 name=$2
+    local limit=$1 name=$2 left=$((BUDGET - SECONDS))
     shift 2
+    if (( left < 15 )); then
+        echo "--- $name: SKIPPED (${BUDGET}s spent)"
+        failed+=("$name")
+        return
+    fi
+    (( limit > left )) && limit=$left
     timeout --kill-after=10 "$limit" "$@"
     local rc=$?
     if [[ $rc -ne 0 ]]; then
@@ -70,8 +85,8 @@ xdist=()
 run 90 tests "$PYTHON" -m pytest -q -p no:cacheprovider --continue-on-collection-errors \
     "${xdist[@]}" \
     tests/models tests/engine tests/evaluation tests/visualization tests/zoo \
-    tests/test_checkpoint.py tests/tools/test_analysis_tools.py \
-    --deselect tests/tools/test_analysis_tools.py::test_gpu_wheel_set_covers_what_the_gpu_machine_lacks
+    tests/test_safe_loading.py tests/tools/test_benchmarks.py \
+    --deselect tests/tools/test_benchmarks.py::test_gpu_wheel_set_covers_what_the_gpu_machine_lacks
 
 step "3a. SimMIM step, SwinV2-B, 192 px, batch 128, bf16: ours against timm, eager"
 run 80 simmim "$PYTHON" tools/benchmarks/benchmark_simmim.py --device cuda --dtype bfloat16 \
@@ -86,15 +101,30 @@ run 60 backbone-1024 "$PYTHON" tools/benchmarks/benchmark_backbone.py --device c
     --dtype bfloat16 --img-size 1024 --window 14 --batch 2 --repeats 5 \
     --impls mim_scaling timm --with-cp both
 
-step "5. tools/dist_train.sh, 1 GPU, NCCL, demo config"
+step "5. the GPU data path at batch 128: device part against the SimMIM step, bf16"
 DEMO=/tmp/gpu_check_demo
-run 60 demo-data "$PYTHON" tools/misc/prepare_sample_images.py "$DEMO/data"
-run 70 dist-train bash tools/dist_train.sh \
-    configs/demo/simmim_swinv2-demo_300it_skimage.py 1 --work-dir "$DEMO/work_dir" \
-    --cfg-options train_dataloader.dataset.data_root="$DEMO/data/" \
-    val_dataloader.dataset.data_root="$DEMO/data/" test_dataloader.dataset.data_root="$DEMO/data/" \
-    train_cfg.max_iters=20 train_cfg.val_interval=20 default_hooks.logger.interval=5 \
-    default_hooks.checkpoint.interval=20
+run 90 device-decoding "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --part step \
+    --device cuda --dtype bfloat16 --batch 128 --num-images 128 --repeats 10
+run 30 worker-part "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --part worker \
+    --repeats 3
+
+step "6. tools/dist_train.sh, 1 GPU, NCCL, 8 workers: demo config, SwinV2-B, batch 128, JPEGs"
+run 40 jpegs "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --save-jpegs "$DEMO/jpegs" \
+    --num-images 256
+TRAIN=(configs/demo/simmim_swinv2-demo_300it_skimage.py 1 --amp --cfg-options
+    model.backbone.arch=base model.neck.in_channels=1024 train_dataloader.batch_size=128
+    train_dataloader.num_workers=8 train_dataloader.persistent_workers=True
+    train_dataloader.pin_memory=True train_dataloader.dataset.data_root="$DEMO/jpegs/"
+    val_dataloader.dataset.data_root="$DEMO/jpegs/" test_dataloader.dataset.data_root="$DEMO/jpegs/"
+    train_cfg.max_iters=40 train_cfg.val_interval=1000 default_hooks.logger.interval=5
+    default_hooks.checkpoint.interval=1000 "custom_hooks=[]")
+for path in gpu cpu; do
+    on=$([[ $path == gpu ]] && echo True || echo False)
+    run 100 "dist-train-$path-path" bash tools/dist_train.sh "${TRAIN[@]}" \
+        decode_on_device=$on --work-dir "$DEMO/${path}_path"
+    run 20 "$path-path-log" "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --part log \
+        --work-dir "$DEMO/${path}_path"
+done
 
 step "done in ${SECONDS}s; failed: ${failed[*]:-none}"
 [[ ${#failed[@]} -eq 0 ]]

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mim_scaling.safe_loading import UnsafeCheckpointError
-from mim_scaling.zoo import DATASETS, HUB_REPO, LENGTHS, MODELS, ZooEntry, find, select
+from mim_scaling.zoo import DATA_NAMES, HUB_REPO, LENGTHS, MODEL_NAMES, ZooEntry, find, select
 from mim_scaling.zoo.fetch import DEFAULT_OUT_DIR, fetch, is_finetuned_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,8 +65,8 @@ def main(argv=None):
                         help='zoo name, e.g. swinv2_base_1kper10_125k or '
                         'finetune_swinv2_base_1kper10_125k (see --list)')
     parser.add_argument('--list', action='store_true', help='list the released models')
-    parser.add_argument('--model', nargs='+', choices=MODELS, help='--list: these models only')
-    parser.add_argument('--data', nargs='+', choices=DATASETS, help='--list: these data sets')
+    parser.add_argument('--model', nargs='+', choices=MODEL_NAMES, help='--list: these models only')
+    parser.add_argument('--data', nargs='+', choices=DATA_NAMES, help='--list: these data sets')
     parser.add_argument('--length', nargs='+', choices=LENGTHS, help='--list: these lengths')
     parser.add_argument('--out-dir', default=DEFAULT_OUT_DIR,
                         help=f'where the converted checkpoint goes (default: {DEFAULT_OUT_DIR})')
@@ -93,8 +93,8 @@ def main(argv=None):
                  f'--source with a mirror or a folder holding the file)')
     meta = converted['meta']
     published = f'top-1 {entry.top1:.2f}' if finetuned else f'validation loss {entry.val_loss:.4f}'
-    print(f'wrote {out}: {meta["model"]} checkpoint of {MODELS[entry.model][0]} pre-trained on '
-          f'{DATASETS[entry.data][0]} for {entry.length} iterations'
+    print(f'wrote {out}: {meta["model"]} checkpoint of {MODEL_NAMES[entry.model][0]} '
+          f'pre-trained on {DATA_NAMES[entry.data][0]} for {entry.length} iterations'
           f'{", fine-tuned on ImageNet-1K" if finetuned else ""} (published {published}; '
           f'pre-training windows {meta.get("pretrained_window_sizes", "unknown")})')
     print(next_steps(entry, finetuned, out))

@@ -1,4 +1,4 @@
-# SimMIM with a SwinV2-B encoder at 192 px, window 12 (Table 1 of the spec).
+# SimMIM with a SwinV2-B encoder at 192 px, window 12 (the paper's Table 1).
 # Other widths: override model.backbone.arch and model.neck.in_channels (= 8 * embed_dims).
 model = dict(
     type='mim_scaling.SimMIM',

@@ -1,4 +1,4 @@
-# SimMIM with a SwinV2-H encoder at 192 px, window 12 (Table 1 of the spec),
+# SimMIM with a SwinV2-H encoder at 192 px, window 12 (the paper's Table 1),
 # with the memory settings that fit it into 80 GB GPUs at 64 images each (docs/memory.md).
 _base_ = ['./simmim_swinv2-b.py', '../memory_ckpt_bf16_zero1.py']
 

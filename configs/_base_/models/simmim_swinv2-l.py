@@ -1,4 +1,4 @@
-# SimMIM with a SwinV2-L encoder at 192 px, window 12 (Table 1 of the spec).
+# SimMIM with a SwinV2-L encoder at 192 px, window 12 (the paper's Table 1).
 _base_ = './simmim_swinv2-b.py'
 
 model = dict(

@@ -10,16 +10,9 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=5.0),
     # mmengine's own paramwise rules, with the parameters of equal options in one group
     # (three for SimMIM, not one per parameter): the same update in fewer optimizer calls.
-    constructor='mim_scaling.MergedGroupsOptimWrapperConstructor',
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        flat_decay_mult=0.0,
-        custom_keys={
-            'mask_token': dict(decay_mult=0.0),
-            'cpb_mlp': dict(decay_mult=0.0),
-            'logit_scale': dict(decay_mult=0.0),
-        }))
+    # The constructor holds the reference's no-weight-decay rule: norms, biases, q/v biases,
+    # mask_token, cpb_mlp and logit_scale (mim_scaling/engine/optimizers/no_weight_decay.py).
+    constructor='mim_scaling.MergedGroupsOptimWrapperConstructor')
 
 max_iters = 125_000
 warmup_iters = 6250

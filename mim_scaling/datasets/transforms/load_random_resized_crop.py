@@ -189,7 +189,9 @@ class LoadImageRandomResizedCrop(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
-        data = read_image_bytes(path, self.backend_args)
+        return self._decode_and_crop(results, path, read_image_bytes(path, self.backend_args))
+
+    def _decode_and_crop(self, results: dict, path: str, data: bytes) -> dict:
         header = self._jpeg_header(path, data)
         if header is None:  # not a JPEG libjpeg-turbo can turn into BGR: decode it in full
             img = decode_image(path, data)

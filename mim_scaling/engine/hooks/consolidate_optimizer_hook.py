@@ -3,7 +3,23 @@ from mmengine.hooks import CheckpointHook, Hook
 
 from mim_scaling.registry import HOOKS
 
-__all__ = ['ConsolidateOptimizerStateHook']
+__all__ = ['ConsolidateOptimizerStateHook', 'consolidate_optimizer_state',
+           'saves_after_this_iteration']
+
+
+def saves_after_this_iteration(hook: CheckpointHook, runner) -> bool:
+    """Whether an iteration-based ``hook`` saves a checkpoint in this ``after_train_iter``."""
+    return not hook.by_epoch and bool(
+        hook.every_n_train_iters(runner, hook.interval, hook.save_begin)
+        or (hook.save_last and hook.is_last_train_iter(runner)))
+
+
+def consolidate_optimizer_state(runner) -> None:
+    """Gathers a sharded optimizer's states on rank 0 (every rank must call it); does
+    nothing for other optimizers."""
+    optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
+    if hasattr(optimizer, 'consolidate_state_dict'):
+        optimizer.consolidate_state_dict(to=0)
 
 
 @HOOKS.register_module()
@@ -19,29 +35,21 @@ class ConsolidateOptimizerStateHook(Hook):
     priority = 'LOW'  # before CheckpointHook's VERY_LOW
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        if any(not hook.by_epoch and (
-                hook.every_n_train_iters(runner, hook.interval, hook.save_begin)
-                or (hook.save_last and hook.is_last_train_iter(runner)))
+        if any(saves_after_this_iteration(hook, runner)
                for hook in self._checkpoint_hooks(runner)):
-            self._consolidate(runner)
+            consolidate_optimizer_state(runner)
 
     def after_train_epoch(self, runner) -> None:
         if any(hook.by_epoch and (
                 hook.every_n_epochs(runner, hook.interval, hook.save_begin)
                 or (hook.save_last and hook.is_last_train_epoch(runner)))
                for hook in self._checkpoint_hooks(runner)):
-            self._consolidate(runner)
+            consolidate_optimizer_state(runner)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if metrics and any(hook.save_best for hook in self._checkpoint_hooks(runner)):
-            self._consolidate(runner)
+            consolidate_optimizer_state(runner)
 
     @staticmethod
     def _checkpoint_hooks(runner):
         return [hook for hook in runner.hooks if isinstance(hook, CheckpointHook)]
-
-    @staticmethod
-    def _consolidate(runner) -> None:
-        optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
-        if hasattr(optimizer, 'consolidate_state_dict'):
-            optimizer.consolidate_state_dict(to=0)

@@ -26,7 +26,7 @@ def keep_update_eager(optim_wrapper) -> None:
 class EagerOptimizerUpdateHook(Hook):
     """Applies :func:`keep_update_eager` before training when the config sets ``compile``.
 
-    ``tools/train.py`` adds it to any config with ``compile=True`` (or a dict of
+    :class:`mim_scaling.engine.Runner` adds it to any config with ``compile=True`` (or a dict of
     ``torch.compile`` options); the Runner compiles the step lazily, at the first iteration,
     so the update is made eager before that.
     """

@@ -15,7 +15,7 @@ class PretrainedWindowsHook(Hook):
     must set ``pretrained_window_sizes`` to these values, which the state dict alone does not
     tell (the coordinate tables are rebuilt, not stored). The backbone's ``init_cfg`` loading
     reads the key and warns when a config disagrees; the checkpoint converter writes it too.
-    ``tools/runner_setup.build_runner`` adds this hook to every run.
+    :class:`mim_scaling.engine.Runner` adds this hook to every run.
     """
 
     priority = 'VERY_LOW'

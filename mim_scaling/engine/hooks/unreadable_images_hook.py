@@ -3,6 +3,7 @@ import os.path as osp
 
 from mmengine.dist import all_gather_object, get_rank
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from mim_scaling.datasets.skip_unreadable import SkipUnreadableImages
 from mim_scaling.registry import HOOKS
@@ -10,7 +11,8 @@ from mim_scaling.registry import HOOKS
 
 @HOOKS.register_module()
 class UnreadableImagesHook(Hook):
-    """Counts and names the images :class:`SkipUnreadableImages` skipped, over all ranks.
+    """Counts and names the images :class:`SkipUnreadableImages` (and, on the GPU data path,
+    the data preprocessor) skipped, over all ranks.
 
     Every ``interval`` iterations and at the end of training, each rank collects what its
     dataloader workers reported; rank 0 logs a warning with the number of skipped samples,
@@ -48,6 +50,12 @@ class UnreadableImagesHook(Hook):
         while dataset is not None and not isinstance(dataset, SkipUnreadableImages):
             dataset = getattr(dataset, '__dict__', {}).get('dataset')
         new = dataset.new_reports() if dataset is not None else []
+        # The GPU data path (decode_on_device=True) finds files that decode badly in the
+        # model's data preprocessor, after the workers read them.
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        preprocessor = getattr(model, 'data_preprocessor', None)
+        if hasattr(preprocessor, 'new_reports'):
+            new += preprocessor.new_reports()
         new = [report for rank in all_gather_object(new) for report in rank]
         if not new or get_rank() != 0:
             return

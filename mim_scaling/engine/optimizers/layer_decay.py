@@ -10,8 +10,8 @@ from typing import Callable, List, Optional, Tuple
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 from torch import nn
 
-from mim_scaling.models.backbones import NO_WEIGHT_DECAY_KEYS
 from mim_scaling.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from .no_weight_decay import with_no_weight_decay_defaults
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -21,9 +21,8 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
     The lr of a parameter with layer id ``k`` out of ``num_layers`` is
     ``lr * layer_decay_rate ** (num_layers - 1 - k)``; ids come from
     ``model.backbone.get_layer_depth(name, 'backbone.')``, and parameters outside the
-    backbone get the last id. 1-D parameters (norms, biases, q/v biases: the reference's
-    rule) and those whose name contains one of ``NO_WEIGHT_DECAY_KEYS`` get no weight decay;
-    ``paramwise_cfg`` entries override these defaults.
+    backbone get the last id. The reference's no-weight-decay rule
+    (:func:`with_no_weight_decay_defaults`) applies; ``paramwise_cfg`` entries override it.
 
     Example::
 
@@ -39,12 +38,7 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
         if optim_wrapper_cfg.get('optimizer', {}).get('weight_decay') is None:
             raise ValueError('LayerDecayOptimWrapperConstructor needs optimizer.weight_decay '
                              '(0 for none)')
-        paramwise_cfg = dict(paramwise_cfg or {})
-        custom_keys = {key: dict(decay_mult=0.) for key in NO_WEIGHT_DECAY_KEYS}
-        custom_keys.update(paramwise_cfg.get('custom_keys', {}))
-        paramwise_cfg = dict(flat_decay_mult=0., **paramwise_cfg)
-        paramwise_cfg['custom_keys'] = custom_keys
-        super().__init__(optim_wrapper_cfg, paramwise_cfg)
+        super().__init__(optim_wrapper_cfg, with_no_weight_decay_defaults(paramwise_cfg))
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
                    get_layer_depth: Optional[Callable] = None, **kwargs) -> None:

@@ -39,8 +39,9 @@ ARCH_SETTINGS = {
     'giant': dict(embed_dims=448, depths=(2, 2, 18, 2), num_heads=(14, 28, 56, 112)),
 }
 
-# Parameters that get no weight decay besides norms and biases (facts file).
-NO_WEIGHT_DECAY_KEYS = ('mask_token', 'cpb_mlp', 'logit_scale', 'relative_position_bias_table')
+# Parameters that get no weight decay besides the 1-D ones (norms, biases, q/v biases), as in
+# the reference implementation: substrings of parameter names.
+NO_WEIGHT_DECAY_KEYS = ('mask_token', 'cpb_mlp', 'logit_scale')
 
 _Pair = Tuple[int, int]
 _NORM_EPS = 1e-12  # F.normalize's
@@ -48,6 +49,15 @@ _NORM_EPS = 1e-12  # F.normalize's
 
 def _pair(x: Union[int, Sequence[int]]) -> _Pair:
     return (x, x) if isinstance(x, int) else tuple(x)
+
+
+def stage_window(resolution: Sequence[int], window: Sequence[int]) -> Tuple[_Pair, _Pair]:
+    """(window, shift) of a stage whose token map is ``resolution`` (h, w) and whose window
+    is ``window`` (h, w): a window that would cover the whole map shrinks to it and stops
+    shifting, as in the reference; otherwise the shift is half the window."""
+    window = tuple(r if r <= w else w for r, w in zip(resolution, window))
+    shift = tuple(0 if r <= w else w // 2 for r, w in zip(resolution, window))
+    return window, shift
 
 
 def window_partition(x: torch.Tensor, window: _Pair) -> torch.Tensor:
@@ -302,7 +312,11 @@ class PatchMerging(nn.Module):
 
 
 class SwinV2Stage(nn.Module):
-    """A stage of blocks, followed (not preceded, as in the reference) by patch merging."""
+    """A stage of blocks followed by patch merging (``downsample``, absent in the last stage).
+
+    The merging sits at the end of the stage, as in the reference implementation and its
+    checkpoints (timm puts it at the start of the next stage instead).
+    """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window_size: _Pair,
                  shift_size: _Pair, pretrained_window_size: _Pair, mlp_ratio: float,
@@ -380,10 +394,7 @@ class SwinV2(BaseModule):
         for i, depth in enumerate(self.depths):
             dim = self.embed_dims * 2**i
             resolution = [s // patch_size // 2**i for s in img_size]
-            window = _pair(window_sizes[i])
-            # A window that would cover the whole map shrinks to it and stops shifting.
-            window = tuple(r if r <= w else w for r, w in zip(resolution, window))
-            shift = tuple(0 if r <= w else w // 2 for r, w in zip(resolution, window))
+            window, shift = stage_window(resolution, _pair(window_sizes[i]))
             self.layers.append(SwinV2Stage(
                 dim, depth, arch['num_heads'][i], window, shift,
                 _pair(pretrained_window_sizes[i]), mlp_ratio,

@@ -3,6 +3,7 @@ last_checkpoint intact (mmengine removed the previous one first), and the previo
 checkpoint too; non-finite weights are never saved, and each checkpoint carries the random
 states a resumed run continues."""
 import copy
+import inspect
 import os.path as osp
 
 import pytest
@@ -10,9 +11,9 @@ import torch
 from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
-from mmengine.runner import runner as mmengine_runner
 
 import mim_scaling  # noqa: F401
+from mim_scaling.engine import atomic_local_backend, checkpoint_integrity
 from mim_scaling.safe_loading import safe_load
 from mim_scaling.engine import NonFiniteError, find_resumable_checkpoint
 from mim_scaling.registry import METRICS
@@ -39,20 +40,27 @@ class Killed(BaseException):
     """Stands for SIGKILL arriving in the middle of writing a checkpoint."""
 
 
+def kill_while_writing(monkeypatch, when):
+    """The checkpoint file whose path satisfies ``when`` is half written when the process
+    is killed; returns the list of the files written so far."""
+    real_publish = atomic_local_backend.publish
+    written = []
+
+    def publish(tmp_path, path):
+        written.append(tmp_path)
+        if when(path, len(written)):
+            data = open(tmp_path, 'rb').read()
+            open(tmp_path, 'wb').write(data[:len(data) // 2])
+            raise Killed
+        real_publish(tmp_path, path)
+
+    monkeypatch.setattr(atomic_local_backend, 'publish', publish)
+    return written
+
+
 def test_a_save_killed_half_way_keeps_the_previous_checkpoint(toy_config, tmp_path,
                                                               monkeypatch):
-    real_save = mmengine_runner.save_checkpoint
-    saves = []
-
-    def killed_on_second_save(checkpoint, filename, **kwargs):
-        saves.append(filename)
-        real_save(checkpoint, filename, **kwargs)
-        if len(saves) == 2:
-            data = open(filename, 'rb').read()
-            open(filename, 'wb').write(data[:len(data) // 2])
-            raise Killed
-
-    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', killed_on_second_save)
+    saves = kill_while_writing(monkeypatch, lambda path, count: count == 2)
     with pytest.raises(Killed):
         train(toy_config, tmp_path / 'work', 'killed', max_iters=4)
     work = tmp_path / 'work'
@@ -61,7 +69,7 @@ def test_a_save_killed_half_way_keeps_the_previous_checkpoint(toy_config, tmp_pa
     assert (work / 'last_checkpoint').read_text() == str(work / 'iter_2.pth')
     assert find_resumable_checkpoint(str(work)) == str(work / 'iter_2.pth')  # intact
 
-    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', real_save)
+    monkeypatch.setattr(atomic_local_backend, 'publish', checkpoint_integrity.publish)
     resumed = train(toy_config, work, 'resumed', max_iters=6, resume=True)
     assert resumed.iter == 6
     assert sorted(p.name for p in work.glob('iter_*')) == ['iter_6.pth']  # rotated, no .tmp
@@ -88,27 +96,54 @@ def test_a_best_save_killed_half_way_keeps_the_previous_best(toy_config, tmp_pat
     cfg.val_evaluator = dict(type='mim_scaling.ValidationCount')
     cfg.train_cfg.val_interval = 2
     cfg.default_hooks.checkpoint.update(save_best='count', rule='greater')
-    real_save = mmengine_runner.save_checkpoint
-
-    def killed_on_second_best(checkpoint, filename, **kwargs):
-        real_save(checkpoint, filename, **kwargs)
-        if 'best_count_iter_4' in filename:
-            data = open(filename, 'rb').read()
-            open(filename, 'wb').write(data[:len(data) // 2])
-            raise Killed
-
-    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', killed_on_second_best)
+    kill_while_writing(monkeypatch, lambda path, count: 'best_count_iter_4' in path)
     with pytest.raises(Killed):
         train(cfg, tmp_path, 'killed', max_iters=4)
     assert not (tmp_path / 'best_count_iter_4.pth').exists()
     best = safe_load(tmp_path / 'best_count_iter_2.pth')  # intact, not removed
     assert best['meta']['iter'] == 2
 
-    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', real_save)
+    monkeypatch.setattr(atomic_local_backend, 'publish', checkpoint_integrity.publish)
     train(cfg, tmp_path, 'resumed', max_iters=6, resume=True)
     # The best of the resumed run replaced the old one once it was written.
     assert sorted(p.name for p in tmp_path.glob('best_*')) == ['best_count_iter_6.pth']
     assert safe_load(tmp_path / 'best_count_iter_6.pth')['meta']['iter'] == 6
+
+
+def test_the_mmengine_internals_the_hook_relies_on():
+    """The hook overrides CheckpointHook._save_checkpoint_with_step, through which mmengine's
+    periodic and best saves write the periodic checkpoint, and holds back the removal that
+    _save_best_checkpoint makes through the hook's file_backend before it saves the new best
+    with the hook's backend_args. This fails when mmengine changes any of that."""
+    from mmengine.hooks import CheckpointHook
+
+    assert list(inspect.signature(CheckpointHook._save_checkpoint_with_step).parameters) == \
+        ['self', 'runner', 'step', 'meta']
+    for caller in (CheckpointHook._save_checkpoint, CheckpointHook._save_best_checkpoint):
+        assert 'self._save_checkpoint_with_step(' in inspect.getsource(caller)
+    best = inspect.getsource(CheckpointHook._save_best_checkpoint)
+    assert best.index('self.file_backend.remove(') < best.index('runner.save_checkpoint(')
+    assert 'backend_args=self.backend_args' in best
+
+
+class SaveNow(Hook):
+    """Asks for a checkpoint outside the schedule after iteration 3, as a stop would."""
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 == 3:
+            (hook, ) = [h for h in runner.hooks if type(h).__name__ == 'AtomicCheckpointHook']
+            hook.save_checkpoint_now(runner)
+            self.last = open(osp.join(runner.work_dir, 'last_checkpoint')).read()
+
+
+def test_save_checkpoint_now_saves_the_iteration_that_has_just_ended(toy_config, tmp_path):
+    toy_config.default_hooks.checkpoint.update(interval=4, max_keep_ckpts=3)
+    save_now = SaveNow()
+    train(toy_config, tmp_path, 'now', max_iters=4, hooks=[save_now])
+    assert sorted(p.name for p in tmp_path.glob('iter_*')) == ['iter_3.pth', 'iter_4.pth']
+    assert save_now.last == str(tmp_path / 'iter_3.pth')
+    meta = safe_load(tmp_path / 'iter_3.pth')['meta']
+    assert meta['iter'] == 3 and len(meta['random_states']) == 1
 
 
 class BreakWeights(Hook):

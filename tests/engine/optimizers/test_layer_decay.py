@@ -1,7 +1,7 @@
 """LayerDecayOptimWrapperConstructor in a classifier, a segmentor and a detector.
 
 Each model comes from its library's own shipped config with our tiny SwinV2 swapped in.
-The expected lr follows the facts file: layer id 0 for the patch embedding and mask token,
+The expected lr follows the reference code: layer id 0 for the patch embedding and mask token,
 ``sum(depths[:i]) + j + 1`` for block j of stage i, the id of a stage's last block for its
 patch merging, ``sum(depths) + 1`` for the rest; scale ``decay ** (sum(depths) + 1 - id)``.
 """

@@ -50,6 +50,10 @@ def test_pretraining_optimizer_has_three_groups_with_mmengines_options_and_updat
     reference_model = copy.deepcopy(model)
     reference_cfg = copy.deepcopy(optim_cfg)
     reference_cfg.pop('constructor')  # mmengine's DefaultOptimWrapperConstructor
+    # with the reference's no-weight-decay rule written out
+    reference_cfg.paramwise_cfg = dict(
+        norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.,
+        custom_keys={key: dict(decay_mult=0.) for key in ('mask_token', 'cpb_mlp', 'logit_scale')})
     ours = build_optim_wrapper(model, optim_cfg)
     theirs = build_optim_wrapper(reference_model, reference_cfg)
 

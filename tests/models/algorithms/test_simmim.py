@@ -1,4 +1,4 @@
-"""SimMIM as the facts file describes it: masked encoder, 1x1-conv + PixelShuffle decoder,
+"""SimMIM as the reference code computes it: masked encoder, 1x1-conv + PixelShuffle decoder,
 L1 loss on masked pixels against the sliding-window normalised target."""
 from pathlib import Path
 
@@ -27,7 +27,7 @@ def build_tiny_simmim(img_size=64):
 
 
 def plain_normalised_target(x: torch.Tensor, k: int = 47) -> torch.Tensor:
-    """Facts file: mean/unbiased variance over the k x k window, padding not counted."""
+    """The reference: mean/unbiased variance over the k x k window, padding not counted."""
     x = x.double()
     mean = F.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
     mean_sq = F.avg_pool2d(x * x, k, 1, k // 2, count_include_pad=False)

@@ -6,7 +6,7 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from mim_scaling.models.backbones import ARCH_SETTINGS, SwinV2
+from mim_scaling.models.backbones import ARCH_SETTINGS, NO_WEIGHT_DECAY_KEYS, SwinV2
 from mim_scaling.models.backbones.swinv2 import WindowAttention
 from mim_scaling.models.backbones.swinv2_key_mapping import to_backbone_state_dict
 
@@ -176,7 +176,7 @@ def test_frozen_stages_stay_frozen_in_train_mode():
 
 
 def test_layer_ids_for_layer_wise_lr_decay():
-    # Facts file: 0 for patch embedding and mask token, sum(depths[:i]) + j + 1 for block j of
+    # Reference code: 0 for patch embedding and mask token, sum(depths[:i]) + j + 1 for block j of
     # stage i, a stage's patch merging shares its last block's id, the rest sum(depths) + 1.
     with torch.device('meta'):
         model = SwinV2(arch='base', img_size=192, window_size=12, use_mask_token=True)
@@ -219,7 +219,14 @@ def test_bad_arguments_fail_clearly(kwargs, error):
         SwinV2(img_size=64, **kwargs)
 
 
-def test_arch_presets_of_the_facts_file():
+def test_every_no_weight_decay_key_names_parameters_of_the_backbone():
+    with torch.device('meta'):
+        names = [name for name, _ in SwinV2(arch='tiny', use_mask_token=True).named_parameters()]
+    for key in NO_WEIGHT_DECAY_KEYS:
+        assert any(key in name for name in names), key
+
+
+def test_arch_presets_of_the_study():
     assert {k: (v['embed_dims'], v['num_heads'][0]) for k, v in ARCH_SETTINGS.items()
             if k != 'tiny'} == {'small': (96, 3), 'base': (128, 4), 'large': (192, 6),
                                 'huge': (352, 11), 'giant': (448, 14)}

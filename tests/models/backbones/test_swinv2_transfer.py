@@ -72,7 +72,7 @@ def log_scan(log_file):
 
 
 def expected_coords_table(window, pretrained_window):
-    """The facts file: offsets over [-(W-1), W-1], / (pretrained W - 1) * 8, log-spaced."""
+    """The reference code: offsets over [-(W-1), W-1], / (pretrained W - 1) * 8, log-spaced."""
     offsets = torch.arange(-(window - 1), window, dtype=torch.float64)
     x = offsets / (pretrained_window - 1) * 8
     x = torch.sign(x) * torch.log2(x.abs() + 1) / math.log2(8)

@@ -13,7 +13,7 @@ IMAGENET_STD = np.array([58.395, 57.12, 57.375])
 
 
 def avg_pool_formula(x, window_size=47, eps=1e-6):
-    """The facts file's formula, written plainly with avg_pool2d."""
+    """The reference implementation's formula, written plainly with avg_pool2d."""
     pad = window_size // 2
     mean = F.avg_pool2d(x, window_size, stride=1, padding=pad, count_include_pad=False)
     mean_sq = F.avg_pool2d(x**2, window_size, stride=1, padding=pad, count_include_pad=False)

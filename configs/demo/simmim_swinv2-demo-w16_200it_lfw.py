@@ -1,5 +1,5 @@
 # The miniature's smaller model: half the width of the demo model.
-_base_ = './simmim_swinv2-demo-w32_60it_skimage.py'
+_base_ = './simmim_swinv2-demo-w32_200it_lfw.py'
 
 model = dict(
     backbone=dict(arch=dict(embed_dims=16, num_heads=[1, 1, 2, 4])),

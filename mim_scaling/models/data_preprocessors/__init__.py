@@ -1,0 +1,3 @@
+from .device_decode import DeviceDecodeDataPreprocessor
+
+__all__ = ['DeviceDecodeDataPreprocessor']
