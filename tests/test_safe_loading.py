@@ -17,7 +17,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
 from mim_scaling.safe_loading import (ForeignList, ForeignObject, UnsafeCheckpointError,
-                                    load_foreign_checkpoint)
+                                      load_foreign_checkpoint)
 
 TOY_DIR = osp.join(osp.dirname(__file__), '_toy')
 

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from mim_scaling.engine.hooks import PREEMPTED_EXIT_STATUS, Preempted
 from mim_scaling.study import (StudyRun, collect_results, final_checkpoint, grid_from_file,
                                read_run_config, results_markdown, write_results, zoo_grid)
 from mim_scaling.study.estimates import (BENCHMARKS, RunEstimate, estimate, find_throughput,
@@ -68,8 +69,6 @@ from mim_scaling.study.estimates import (BENCHMARKS, RunEstimate, estimate, find
 TOOLS = Path(__file__).resolve().parent
 # Placeholder of a pre-training's job id in the printed sbatch command of its fine-tuning.
 PRETRAIN_JOB_ID = 'PRETRAIN_JOB_ID'
-# Exit status of tools/dist_train.sh when a preemption signal stopped the run after saving.
-PREEMPTED = 75
 
 
 def parse_args(argv=None):
@@ -430,7 +429,7 @@ def main(argv=None):
                          '--launcher dist cannot start from here: run the printed commands '
                          'on each node (without --run), or use --launcher slurm')
 
-    failed, job_ids = set(), {}
+    failed, job_ids, preempted = set(), {}, False
     for job in jobs:
         if job.finished:
             print(f'# {job.label}: finished, skipped')
@@ -455,13 +454,19 @@ def main(argv=None):
                 status = 0
             else:
                 status = execute(args, command)
+        except Preempted:  # --launcher local: the signal was meant for the whole sweep
+            status = PREEMPTED_EXIT_STATUS
         except (Exception, SystemExit):  # one failed run must not stop the rest of the sweep
             traceback.print_exc()
             status = 1
-        if status == PREEMPTED:
+        if status == PREEMPTED_EXIT_STATUS:
+            # The job (and so the machine or allocation) is being taken away: starting the
+            # next job would only be stopped in turn.
             print(f'# {job.label}: stopped by a preemption signal after saving a checkpoint; '
-                  'run the sweep again to continue it', flush=True)
-        elif status:
+                  'the sweep stops too: run it again to continue', flush=True)
+            preempted = True
+            break
+        if status:
             print(f'# {job.label}: FAILED', flush=True)
         if status:
             failed.add(job.run.name)
@@ -474,8 +479,10 @@ def main(argv=None):
         out_dir = Path(args.out_dir or args.work_root)
         write_results(results, out_dir / 'results.csv', out_dir / 'results.md')
         print(f'Results: {out_dir / "results.csv"}, {out_dir / "results.md"}')
+    if preempted:
+        raise SystemExit(PREEMPTED_EXIT_STATUS)
     if failed:
-        raise SystemExit(f'tools/sweep.py: {len(failed)} run(s) failed or were stopped: '
+        raise SystemExit(f'tools/sweep.py: {len(failed)} run(s) failed: '
                          f'{", ".join(sorted(failed))}')
 
 

@@ -32,6 +32,7 @@ test_dataloader = val_dataloader
 
 # A batch of 8 instead of 2048 and a 1000x smaller model: a larger lr than Table 1's.
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
+auto_scale_lr = dict(base_batch_size=8)  # the total batch: one process of 8
 max_iters = 300
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),

@@ -137,21 +137,25 @@ def test_run_launches_in_order_and_a_failed_pretraining_skips_its_finetuning(
 
     os.remove(tmp_path / 'calls')
     monkeypatch.setenv('PYTHON', fake_python(tmp_path, 1))
-    with pytest.raises(SystemExit, match=f'1 run.s. failed or were stopped: {B_125K}'):
+    with pytest.raises(SystemExit, match=f'1 run.s. failed: {B_125K}'):
         sweep.main(argv)
     assert len(torchrun_calls(tmp_path)) == 1
     out = capsys.readouterr().out
     assert f'# pretrain {B_125K}: FAILED' in out
     assert f'# finetune {B_125K}: skipped, its pre-training failed' in out
 
-    # Preempted: saved, to be continued (tools/dist_train.sh's status 75).
+    # Preempted (tools/dist_train.sh's status 75: saved, to be continued): the machine is
+    # being taken away, so the sweep stops there, with the same status, and starts nothing.
+    os.remove(tmp_path / 'calls')
     monkeypatch.setenv('PYTHON', fake_python(tmp_path, 75))
-    with pytest.raises(SystemExit, match=f'1 run.s. failed or were stopped: {B_125K}'):
-        sweep.main(argv)
+    with pytest.raises(SystemExit) as stopped:
+        sweep.main(argv[:4] + ['in1k-10pct'] + argv[4:])
+    assert stopped.value.code == 75
+    assert len(torchrun_calls(tmp_path)) == 1
     out = capsys.readouterr().out
-    assert (f'# pretrain {B_125K}: stopped by a preemption signal after saving a checkpoint; '
-            'run the sweep again to continue it') in out
-    assert f'# finetune {B_125K}: skipped, its pre-training failed' in out
+    assert out.count(': stopped by a preemption signal after saving a checkpoint; the sweep '
+                     'stops too: run it again to continue') == 1
+    assert '# finetune' not in out.split('stopped by a preemption signal')[1]
 
 
 def test_missing_configs_and_bad_selections_are_named(tmp_path):
@@ -263,7 +267,7 @@ def test_slurm_jobs_are_submitted_and_each_finetuning_waits_for_its_pretraining(
     (work / B_125K / 'iter_125000.pth').touch()
     (tmp_path / 'again').mkdir()
     calls = fake_sbatch(tmp_path / 'again', monkeypatch, fail_on=B_250K)
-    with pytest.raises(SystemExit, match=f'1 run.s. failed or were stopped: {B_250K}'):
+    with pytest.raises(SystemExit, match=f'1 run.s. failed: {B_250K}'):
         sweep.main(['--models', 'b', '--data', 'in1k', '--lengths', '125k', '250k', '--run',
                     '--launcher', 'slurm', '--partition', 'gpu', '--time', '2-00:00:00',
                     '--work-root', str(work)])

@@ -31,7 +31,7 @@ COMPILED_CP312=(
 # The GPU machine's own packages that the carried wheels need (its image's package list).
 GPU_MACHINE_HAS=(
     torch torchvision timm numpy matplotlib opencv-python pyyaml rich einops packaging pillow
-    scikit-image click markdown zipp typing-extensions huggingface-hub regex
+    scikit-image scipy click markdown zipp typing-extensions huggingface-hub regex
 )
 # What this package declares but the GPU check does without: detection and segmentation
 # (mmdet, mmsegmentation, pycocotools, ftfy) and mmcv's compiled ops (mmcv-lite instead).
