@@ -61,8 +61,9 @@ RESUME=()
 if [[ ${SLURM_RESTART_COUNT:-0} -gt 0 ]]; then
   RESUME=(--resume)
 fi
-# The training processes (every rank writes it alike; a file all nodes see) leave a note
-# here when they stopped at a preemption signal after saving, and exit with 0.
+# The training processes (the first of each node writes it, the same text; a file all nodes
+# see) leave a note here when they stopped at a preemption signal after saving, and exit
+# with 0.
 REPORT="$WORK_DIR/preempted-${SLURM_JOB_ID}"
 mkdir -p "$WORK_DIR"
 rm -f "$REPORT"

@@ -19,7 +19,8 @@ Logs and checkpoints go to ``--work-dir``, else the config's ``work_dir``, else
 ``./work_dirs/<config name>``. ``--amp`` switches to mmengine's ``AmpOptimWrapper`` with a
 dynamic loss scale; it needs a CUDA (or NPU/MLU/MUSA) device, and the Runner stops with an
 error otherwise rather than silently training in fp32. ``--resume`` without a value resumes
-from the newest intact checkpoint of the work dir (the Runner's ``resume=True``).
+from the newest intact checkpoint of the work dir (the Runner's ``resume='auto'``), or, when
+there is none, starts as the config says (from its ``load_from``, if any).
 Checkpoints are loaded with PyTorch's safe ``weights_only`` loading (see
 ``mim_scaling.safe_loading``).
 """
@@ -38,7 +39,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', const='auto', metavar='CHECKPOINT',
         help='resume from CHECKPOINT, or, given without a value, from the latest checkpoint '
-        'in the work dir (a fresh start when there is none)')
+        'in the work dir (when there is none, a start from the config\'s load_from, if any)')
     parser.add_argument(
         '--amp', action='store_true',
         help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale); needs a GPU')
@@ -70,8 +71,10 @@ def main(argv=None):
                              'auto_scale_lr=dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
 
-    if args.resume is not None:  # the Runner checks the file, or finds the work dir's
-        cfg.resume, cfg.load_from = True, None if args.resume == 'auto' else args.resume
+    if args.resume == 'auto':  # the Runner finds the work dir's; load_from if none
+        cfg.resume = 'auto'
+    elif args.resume is not None:  # the Runner checks the file
+        cfg.resume, cfg.load_from = True, args.resume
 
     build_runner(cfg).train()
 

@@ -7,11 +7,13 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Sequence
+from functools import partial
+from typing import Optional, Sequence
 
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
+from mmengine.dist import get_rank
 
-__all__ = ['worker_init_fn', 'ignore_signals_of_others']
+__all__ = ['worker_init_fn', 'ignore_signals_of_others', 'with_worker_init']
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -56,15 +58,30 @@ def ignore_signals_of_others(numbers: Sequence[int], parent_pid: int) -> None:
             signal.signal(number, signal.SIG_IGN)
 
 
-def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int, parent_pid: int,
-                   disable_subprocess_warning: bool = False,
+def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: Optional[int],
+                   parent_pid: int, disable_subprocess_warning: bool = False,
                    ignored_signals: Sequence[int] = ()) -> None:
-    """mmengine's ``worker_init_fn`` (seeding by rank and worker), then :func:`die_with_parent`.
-
-    ``ignored_signals`` (the training process's preemption signals) are ignored
-    (:func:`ignore_signals_of_others`). Bind all but ``worker_id`` with
+    """:func:`die_with_parent`, :func:`ignore_signals_of_others` for ``ignored_signals`` (the
+    training process's preemption signals), then mmengine's ``worker_init_fn`` (seeding by
+    rank and worker) when there is a ``seed``. Bind all but ``worker_id`` with
     ``functools.partial`` (as mmengine's Runner does).
     """
     die_with_parent(parent_pid)
     ignore_signals_of_others(ignored_signals, parent_pid)
-    mmengine_worker_init_fn(worker_id, num_workers, rank, seed, disable_subprocess_warning)
+    if seed is not None:
+        mmengine_worker_init_fn(worker_id, num_workers, rank, seed, disable_subprocess_warning)
+
+
+def with_worker_init(dataloader_cfg: dict, seed: Optional[int],
+                     ignored_signals: Sequence[int] = ()) -> dict:
+    """A copy of a dataloader config whose workers run :func:`worker_init_fn` (the
+    config as it is when it has no workers or a ``worker_init_fn`` of its own)."""
+    if not dataloader_cfg.get('num_workers') or 'worker_init_fn' in dataloader_cfg:
+        return dataloader_cfg
+    cfg = dict(dataloader_cfg)
+    cfg['worker_init_fn'] = dict(
+        type=partial(worker_init_fn, parent_pid=os.getpid(),
+                     ignored_signals=tuple(ignored_signals)),
+        num_workers=cfg['num_workers'], rank=get_rank(), seed=seed,
+        disable_subprocess_warning=cfg.pop('disable_subprocess_warning', False))
+    return cfg

@@ -1,18 +1,15 @@
 """A training loop whose resumed runs continue exactly where the interrupted run was."""
 import copy
-import os
-from functools import partial
 from typing import Dict, List, Optional, Tuple, Union
 
 from mmengine.dataset import InfiniteSampler
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import get_world_size
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.base_loop import BaseLoop
 from mmengine.runner.utils import calc_dynamic_intervals
 from torch.utils.data import DataLoader
 
-from mim_scaling.datasets import (ResumableInfiniteSampler, SampleSeededDataset,
-                                  worker_init_fn)
+from mim_scaling.datasets import ResumableInfiniteSampler, SampleSeededDataset
 from mim_scaling.registry import LOOPS
 from mim_scaling.utils import preserved_random_states
 from .batch_change import describe_batch, scale_learning_rates, total_batch, train_batch
@@ -46,8 +43,6 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     - Validation runs with the random states of the training process saved and restored, so
       the training stream does not depend on when validation ran; the random states
       themselves travel in checkpoints (:class:`~mim_scaling.engine.AtomicCheckpointHook`).
-    - Dataloader workers are killed by the kernel when the training process dies (Linux),
-      after mmengine's usual seeding.
 
     The arguments are those of ``IterBasedTrainLoop``.
     """
@@ -93,14 +88,6 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         seed = runner.cfg.get('randomness', {}).get('seed')
         if isinstance(cfg.get('sampler'), dict) and seed is not None:
             cfg['sampler'].setdefault('seed', seed)
-        if 'worker_init_fn' not in cfg and runner.seed is not None and cfg.get('num_workers'):
-            preemption_signals = [number for hook in runner.hooks
-                                  for number in getattr(hook, 'preemption_signals', ())]
-            cfg['worker_init_fn'] = dict(
-                type=partial(worker_init_fn, parent_pid=os.getpid(),
-                             ignored_signals=preemption_signals),
-                num_workers=cfg['num_workers'], rank=get_rank(), seed=runner.seed,
-                disable_subprocess_warning=cfg.pop('disable_subprocess_warning', False))
         return cfg
 
     @staticmethod

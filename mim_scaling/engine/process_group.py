@@ -6,6 +6,7 @@ a machine without a GPU (or when a config asks for ``env_cfg.dist_cfg.backend='g
 mmengine looks for one. The variables of slurm and MPI launchers are translated into those
 of ``init_process_group('env://')``; torchrun sets these itself.
 """
+import atexit
 import datetime
 import os
 import subprocess
@@ -64,3 +65,11 @@ def start_gloo_group(launcher: str, dist_cfg: Dict) -> None:
     timeout = dist_cfg.get('timeout')
     dist.init_process_group(
         'gloo', timeout=None if timeout is None else datetime.timedelta(seconds=timeout))
+    # Left to the interpreter's teardown, gloo's threads can outlive the objects they use
+    # ("terminate called without an active exception", SIGABRT after a finished run).
+    atexit.register(_destroy_group)
+
+
+def _destroy_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -8,16 +8,16 @@ run starts, and a config that cannot be honoured on this machine fails before an
 built.
 """
 import copy
-from typing import List
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config
 from mmengine.device import (get_device, is_cuda_available, is_mlu_available,
                              is_musa_available, is_npu_available)
-from mmengine.dist import is_distributed
+from mmengine.dist import broadcast_object_list, is_distributed
 from mmengine.runner import Runner as MMEngineRunner
 
-from mim_scaling.datasets import apply_skip_unreadable_images
+from mim_scaling.datasets import apply_skip_unreadable_images, with_worker_init
 from mim_scaling.registry import RUNNERS
 from .checkpoint_integrity import checkpoint_problem, find_resumable_checkpoint
 from .decode_on_device import apply_decode_on_device
@@ -105,7 +105,8 @@ def _precision_problems(cfg: Config) -> List[str]:
 
 def _resume_problems(cfg: Config) -> List[str]:
     path = cfg.get('load_from')
-    if not cfg.get('resume') or path is None or '://' in str(path):
+    # resume='auto' takes the work dir's checkpoint; load_from is only the fallback.
+    if cfg.get('resume') in (False, None, 'auto') or path is None or '://' in str(path):
         return []
     problem = checkpoint_problem(path)
     return [f'resume=True cannot resume from load_from={path}: {problem}'] if problem else []
@@ -159,9 +160,15 @@ class Runner(MMEngineRunner):
       this machine cannot run, an unreadable checkpoint to resume from).
     - :meth:`setup_env` starts a gloo process group itself where mmengine's ``init_dist``
       would fail (:mod:`~mim_scaling.engine.process_group`).
-    - :meth:`load_or_resume`: ``resume=True`` without ``load_from`` resumes from the newest
-      intact checkpoint of the work dir, not only the one ``last_checkpoint`` names; in a
-      work dir without one it warns, and starts from scratch.
+    - :meth:`build_dataloader`: the workers of every data loader (training, validation,
+      test) are killed by the kernel when this process dies (Linux) and ignore the
+      preemption signals, which slurm sends to every process of a job (the training
+      process stops them itself); then mmengine's seeding.
+    - :meth:`load_or_resume`: ``resume='auto'`` (``tools/train.py --resume``), or
+      ``resume=True`` without ``load_from`` (other tools' ``--resume``), resumes from the
+      newest intact checkpoint of the work dir, not only the one ``last_checkpoint``
+      names, the same one on every rank; in a work dir without one it says so and starts
+      from the config's ``load_from`` (``'auto'``) or from scratch.
 
     The arguments are those of mmengine's Runner.
     """
@@ -183,14 +190,36 @@ class Runner(MMEngineRunner):
             start_gloo_group(self.launcher, dist_cfg)  # mmengine's setup_env then finds it
         super().setup_env(env_cfg)
 
+    def build_dataloader(self, dataloader, seed=None, diff_rank_seed=False):
+        """mmengine's ``build_dataloader`` (a static method there), with
+        :func:`~mim_scaling.datasets.worker_init.worker_init_fn` for the workers of a
+        loader built from a config."""
+        if isinstance(dataloader, dict):
+            signals = [number for hook in self.hooks
+                       for number in getattr(hook, 'preemption_signals', ())]
+            dataloader = with_worker_init(dataloader, seed, signals)
+        return MMEngineRunner.build_dataloader(dataloader, seed, diff_rank_seed)
+
     def load_or_resume(self) -> None:
-        if self._resume and self._load_from is None and not self._has_loaded:
-            # The newest intact checkpoint (newer broken ones are named in the log); mmengine
-            # would take the one last_checkpoint names, even if a crash truncated it.
-            self._load_from = find_resumable_checkpoint(self.work_dir)
-            if self._load_from is None:
-                # A fresh start, said so: the work dir may be a mistyped one.
+        auto = self._resume == 'auto' or (self._resume and self._load_from is None)
+        if auto and not self._has_loaded:
+            found = self._newest_checkpoint()
+            if found is not None:
+                self._load_from, self._resume = found, True
+            else:
+                # Said so: the work dir may be a mistyped one.
+                start = (f'from load_from={self._load_from}' if self._load_from is not None
+                         else 'from scratch')
                 self.logger.warning(f'resume: no checkpoint in {self.work_dir}, starting '
-                                    'from scratch')
+                                    f'{start}')
                 self._resume = False
         super().load_or_resume()
+
+    def _newest_checkpoint(self) -> Optional[str]:
+        """The newest intact checkpoint of the work dir (newer broken ones are named in the
+        log; mmengine would take the one ``last_checkpoint`` names, even if a crash
+        truncated it), as rank 0 sees it: every rank resumes from the same one."""
+        found = [find_resumable_checkpoint(self.work_dir) if self.rank == 0 else None]
+        if self.distributed:
+            broadcast_object_list(found)
+        return found[0]

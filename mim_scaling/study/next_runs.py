@@ -73,7 +73,7 @@ def best_off_grid(fit: LawFit, data: str, images: float, search: Search,
     cost = n * it / search.cost_unit
     predicted = fit.predict(n / N_UNIT, it * search.batch_size / S_UNIT,
                             np.full(n.shape, images / S_UNIT))
-    score = np.where(cost <= budget, predicted, np.inf) if budget else predicted
+    score = np.where(cost <= budget, predicted, np.inf) if budget is not None else predicted
     if not np.isfinite(score).any():
         return None
     i, j = np.unravel_index(np.argmin(score), score.shape)

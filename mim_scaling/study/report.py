@@ -70,8 +70,8 @@ lower leave-one-out error is used for the predictions:
 
 - **data-constrained** (Muennighoff et al., 2023, *Scaling Data-Constrained Language
   Models*): `L = E + A/N^alpha + B/S'^beta`, with the effective samples
-  `S' = U (1 + R* (1 - exp(-(S/U - 1)/R*)))`: repeated passes over the U unique images are
-  worth less and less, but never make the loss worse.
+  `S' = U' (1 + R* (1 - exp(-(S/U' - 1)/R*)))` with `U' = min(S, U)` the unique images seen:
+  repeated passes over them are worth less and less, but never make the loss worse.
 - **over-fitting**: `L = E + A/N^alpha + B/S^beta + C N^gamma (S/U)^delta`. Without repeats
   the loss falls with model size N and samples seen S, whatever the data set (the paper's
   observation for the non-over-fitting cases); the last term is a generalisation gap that

@@ -6,8 +6,9 @@ and power laws in their exponents:
 
 - ``data-constrained`` (Muennighoff et al., 2023, "Scaling Data-Constrained Language
   Models"): ``L = E + A / N^alpha + B / S'^beta`` with the effective samples
-  ``S' = U (1 + R* (1 - exp(-R / R*)))``, ``R = S / U - 1`` repeated passes: repeats are
-  worth less and less, but never make the loss worse.
+  ``S' = U' (1 + R* (1 - exp(-R / R*)))``, where ``U' = min(S, U)`` unique images are seen
+  and ``R = S / U' - 1`` passes repeat them: repeats are worth less and less, but never
+  make the loss worse (fewer samples than images: ``S' = S``).
 - ``over-fitting``: ``L = E + A / N^alpha + B / S^beta + C N^gamma (S / U)^delta``. Without
   repeats the loss falls with model size and samples seen (the paper: "for the
   non-overfitting cases, the training and validation losses are similar using different
@@ -68,8 +69,11 @@ def _over_fitting_basis(exponents, n, s, u):
 
 def _data_constrained_basis(exponents, n, s, u):
     alpha, beta, r_star = exponents
-    repeats = np.maximum(s / u - 1, 0)
-    effective = u * (1 + r_star * -np.expm1(-repeats / r_star))
+    # Muennighoff et al.: S' = U_D + U_D R* (1 - exp(-R_D / R*)) with U_D = min(S, U) the
+    # unique images seen and R_D = S / U_D - 1 the repeated passes over them.
+    seen = np.minimum(s, u)
+    repeats = s / seen - 1
+    effective = seen * (1 + r_star * -np.expm1(-repeats / r_star))
     return np.stack([np.ones_like(n), n**-alpha, effective**-beta], -1)
 
 
@@ -82,7 +86,8 @@ OVER_FITTING = LawForm(
     basis=_over_fitting_basis)
 DATA_CONSTRAINED = LawForm(
     name='data-constrained',
-    formula="L = E + A / N^alpha + B / S'^beta, S' = U (1 + R* (1 - exp(-(S/U - 1) / R*)))",
+    formula="L = E + A / N^alpha + B / S'^beta, S' = U' (1 + R* (1 - exp(-(S/U' - 1) / R*))), "
+            "U' = min(S, U)",
     coefficients=('E', 'A', 'B'), exponents=('alpha', 'beta', 'R*'),
     exponent_bounds=((0.01, 3), (0.01, 3), (0.1, 1e5)),
     exponent_starts=tuple(itertools.product((0.3, ), (0.3, ), (10, 100, 1000))),

@@ -13,15 +13,18 @@ import json
 import os
 import os.path as osp
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import psutil
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, HOOKS, MODELS
+from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -90,6 +93,18 @@ class IndexedToyDataset(Dataset):
         return dict(inputs=self.inputs[index], targets=self.targets[index], index=index)
 
 
+@METRICS.register_module(force=True)
+class ToyMeanSquaredError(BaseMetric):
+    """The validation loss of the toy regression."""
+
+    def process(self, data_batch, data_samples):
+        predictions = torch.stack(list(data_samples))  # the evaluator splits the batch
+        self.results.append(float(((predictions - data_batch['targets'])**2).mean()))
+
+    def compute_metrics(self, results):
+        return dict(mse=sum(results) / len(results))
+
+
 @HOOKS.register_module(force=True)
 class RecordSamplesHook(Hook):
     """Appends ``{"iter", "indices", "lr"}`` of each iteration to
@@ -104,9 +119,11 @@ class RecordSamplesHook(Hook):
 
 @HOOKS.register_module(force=True)
 class PreemptAtHook(Hook):
-    """Sends SIGTERM after ``iteration`` on rank 0: to this process (``target='self'``) or to
-    the process group of the launcher that started torchrun (``target='launcher'``); then
-    waits until this process has received it (forwarded, for the launcher)."""
+    """Sends SIGTERM after ``iteration`` on rank 0: to this process (``target='self'``), to
+    this process and all its descendants, as slurm signals every process of a job
+    (``target='family'``), or to the process group of the launcher that started torchrun
+    (``target='launcher'``); then waits until this process has received it (forwarded, for
+    the launcher)."""
 
     priority = 'NORMAL'  # before the PreemptionCheckpointHook checks for signals
 
@@ -120,7 +137,11 @@ class PreemptAtHook(Hook):
                           if type(hook).__name__ == 'PreemptionCheckpointHook')
         assert signal.getsignal(signal.SIGTERM) == preemption._on_signal, \
             'the preemption hook does not handle SIGTERM'
-        if self.target == 'self':
+        if self.target in ('self', 'family'):
+            if self.target == 'family':  # the dataloader workers first, from another
+                # process, as slurm's (a worker obeys a SIGTERM from its parent)
+                workers = psutil.Process().children(recursive=True)
+                subprocess.run(['kill', '-TERM', *(str(w.pid) for w in workers)], check=True)
             os.kill(os.getpid(), signal.SIGTERM)
         else:  # torchrun's parent: the launcher script, whose group torchrun is in
             os.killpg(os.getpgid(os.getppid()), signal.SIGTERM)

@@ -78,6 +78,27 @@ def test_an_epoch_based_run_stops_after_the_iteration_without_saving(tmp_path):
     assert signal.getsignal(signal.SIGTERM) == handler
 
 
+def test_sigterm_to_every_process_of_the_job_spares_the_dataloader_workers(tmp_path):
+    # slurm signals every process of a job step: the training process, the workers of its
+    # training loader and the persistent workers of its validation loader alike. A worker
+    # killed by it would fail the run (torch: "DataLoader worker is killed by signal")
+    # before the checkpoint is saved.
+    cfg = Config.fromfile(write_config(tmp_path, 'family', max_iters=ITERS, num_workers=1,
+                                       preempt_at=STOP_AT, target='family'))
+    cfg.val_dataloader = dict(
+        batch_size=4, num_workers=1, persistent_workers=True,
+        collate_fn=dict(type='default_collate'),
+        sampler=dict(type='DefaultSampler', shuffle=False), dataset=dict(type='IndexedToyDataset'))
+    cfg.val_evaluator = dict(type='ToyMeanSquaredError')
+    cfg.val_cfg = dict()
+    cfg.train_cfg.val_interval = 2  # the validation workers are up at iteration 3
+    cfg.update(work_dir=str(tmp_path / 'work'), launcher='none')
+    with pytest.raises(SystemExit) as stopped:
+        Runner.from_cfg(cfg).train()
+    assert stopped.value.code == PREEMPTED_EXIT_STATUS
+    assert (tmp_path / 'work' / f'iter_{STOP_AT}.pth').exists()
+
+
 def test_unknown_signal_names_are_refused():
     assert PreemptionCheckpointHook(['SIGUSR2', 'TERM']).preemption_signals == (
         signal.SIGUSR2, signal.SIGTERM)

@@ -70,6 +70,21 @@ def test_resume_on_a_work_dir_without_checkpoint_says_so(train_tool, toy_config,
     log = call(train_tool, capsys, toy_config, '--work-dir', mistyped, '--resume', name='fresh')
     assert f'resume: no checkpoint in {mistyped}, starting from scratch' in log
     assert 'Iter(train) [1/4]' in log
+
+    # A config that starts from weights (load_from, as continued pre-training does) and is
+    # requeued before its first checkpoint: the weights, not a random start.
+    weights = osp.join(mistyped, 'iter_4.pth')
+    fresh = str(tmp_path / 'fresh')
+    log = call(train_tool, capsys, toy_config, '--work-dir', fresh, '--resume',
+               '--cfg-options', f'load_from={weights}', name='from_weights')
+    assert f'resume: no checkpoint in {fresh}, starting from load_from={weights}' in log
+    assert f'Load checkpoint from {weights}' in log
+    assert 'resumed epoch' not in log and 'Iter(train) [1/4]' in log
+    # ... and once it has a checkpoint of its own, --resume takes that one.
+    log = call(train_tool, capsys, toy_config, '--work-dir', fresh, '--resume',
+               '--cfg-options', f'load_from={weights}', 'train_cfg.max_iters=6',
+               name='own_checkpoint')
+    assert 'resumed epoch: 0, iter: 4' in log and 'Iter(train) [5/6]' in log
     # A checkpoint named on the command line must exist.
     missing = str(tmp_path / 'mistyped' / 'iter_9.pth')
     with pytest.raises(ConfigError, match=f'cannot resume from load_from={missing}: the file '

@@ -190,19 +190,21 @@ def step_part(config: str, paths, batch: int, device, dtype: str, repeats: int,
 
 def data_wait(work_dir: str, skip: int = 10) -> dict:
     """Medians of ``data_time`` and ``time`` over the iterations after the first ``skip`` in
-    the json log of the newest run in ``work_dir``, and the last ``decoded_on_cpu``."""
+    the json log of the newest run in ``work_dir``, and the mean ``decoded_on_cpu`` (images
+    of a batch decoded on the CPU) over the same iterations."""
     runs = sorted(d for d in os.listdir(work_dir) if d[:1] == '2')
     log = osp.join(work_dir, runs[-1], 'vis_data', f'{runs[-1]}.json')
     entries = [json.loads(line) for line in open(log) if '"data_time"' in line]
     late = [e for e in entries if e.get('iter', 0) > skip] or entries
     data_time = statistics.median(e['data_time'] for e in late)
     step_time = statistics.median(e['time'] for e in late)
-    decoded_on_cpu = next((e['decoded_on_cpu'] for e in reversed(entries)
-                           if 'decoded_on_cpu' in e), None)
+    counts = [e['decoded_on_cpu'] for e in late if 'decoded_on_cpu' in e]
+    decoded_on_cpu = statistics.mean(counts) if counts else None
     print(f'{work_dir}: iterations {late[0]["iter"]}-{late[-1]["iter"]}: median data_time '
           f'{data_time:.4f} s, time {step_time:.4f} s: the step waits for data '
           f'{data_time / step_time:.1%} of the time'
-          + (f'; images decoded on the CPU: {decoded_on_cpu:g}' if decoded_on_cpu is not None
+          + (f'; images of a batch decoded on the CPU: {decoded_on_cpu:g}'
+             if decoded_on_cpu is not None
              else ''), flush=True)
     return dict(data_time=data_time, time=step_time, decoded_on_cpu=decoded_on_cpu)
 

@@ -5,7 +5,7 @@
 #
 #   bash tools/benchmarks/build_gpu_wheels.sh [OUT_DIR]     # default: .whl (git-ignored)
 #
-# About 5 MiB (small enough to copy with the working tree): this package,
+# About 5 MiB, copied to the GPU machine with the checkout: this package,
 # mmengine, mmpretrain, mmcv-lite (mmcv without compiled ops: enough for SimMIM and the
 # backbone, not for Mask R-CNN's RoIAlign/NMS), their pure-Python dependencies that the GPU
 # machine lacks, and simplejpeg (small, compiled for CPython 3.12), which the pre-training

@@ -71,7 +71,7 @@ class DeviceDecodeDataPreprocessor(SelfSupDataPreprocessor):
     the CPU pipeline) is ``SelfSupDataPreprocessor``'s.
 
     Images decoded on the CPU (by the workers, or here when the device's decoder refuses
-    a file) are counted in the log as ``decoded_on_cpu`` (so far in this process's run), and
+    a file) are counted in the log as ``decoded_on_cpu`` (per batch of this process), and
     each reason is named once in a warning. A file that no decoder reads raises
     :class:`~mim_scaling.datasets.transforms.UnreadableImageError` naming it; with
     ``skip_unreadable=True`` (set by ``skip_unreadable_images=True``) its sample takes the
@@ -89,7 +89,6 @@ class DeviceDecodeDataPreprocessor(SelfSupDataPreprocessor):
         self.skip_unreadable = skip_unreadable
         self._reports: List[Tuple[str, str]] = []
         self._reasons_named = set()
-        self._decoded_on_cpu = 0
 
     def forward(self, data: dict, training: bool = False) -> dict:
         if not isinstance(data['inputs'], list):  # stacked: the CPU pipeline's batch
@@ -161,9 +160,7 @@ class DeviceDecodeDataPreprocessor(SelfSupDataPreprocessor):
         return replacements
 
     def _count_cpu_decoded(self, reasons: List[Tuple[str, str]]) -> None:
-        self._decoded_on_cpu += len(reasons)
-        MessageHub.get_current_instance().update_scalar('train/decoded_on_cpu',
-                                                        self._decoded_on_cpu)
+        MessageHub.get_current_instance().update_scalar('train/decoded_on_cpu', len(reasons))
         for reason, path in reasons:
             if reason not in self._reasons_named:
                 self._reasons_named.add(reason)
