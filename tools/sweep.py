@@ -468,7 +468,6 @@ def main(argv=None):
             break
         if status:
             print(f'# {job.label}: FAILED', flush=True)
-        if status:
             failed.add(job.run.name)
     print(describe_total(jobs))
 
