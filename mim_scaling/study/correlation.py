@@ -12,7 +12,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import stats
 
-from .observations import Observation, ordered
+from mim_scaling.visualization.study_figures import ordered
+
+from .observations import Observation
 
 
 @dataclass(frozen=True)

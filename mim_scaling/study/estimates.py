@@ -18,14 +18,13 @@ from typing import List, Optional, Union
 
 from mmengine.config import Config
 
+from .observations import IMAGENET_1K_TRAIN
+
 __all__ = ['Throughput', 'BENCHMARKS', 'RunEstimate', 'read_throughputs', 'find_throughput',
            'trained_images', 'estimate']
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / 'docs' / 'benchmarks.md'
 TABLE_HEADING = '## Training throughput per GPU'
-# ILSVRC-2012 train: the count an epoch-based ImageNet-1K run trains on per epoch when the
-# annotation file is not there to be counted (a dry run on a machine without the data).
-IMAGENET1K_TRAIN_IMAGES = 1_281_167
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,8 @@ def _dataset_images(dataset: dict) -> Optional[int]:
                 return sum(1 for line in f if line.strip())
     kind = str(dataset.get('type', '')).split('.')[-1]
     if kind == 'ImageNet' and dataset.get('split') == 'train' and not ann_file:
-        return IMAGENET1K_TRAIN_IMAGES
+        # ILSVRC-2012 train, for a dry run on a machine without the annotation file
+        return IMAGENET_1K_TRAIN
     return None
 
 

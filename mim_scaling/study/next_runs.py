@@ -17,7 +17,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .observations import Observation, ordered
+from mim_scaling.visualization.study_figures import ordered
+
+from .observations import Observation
 from .scaling_law import N_UNIT, S_UNIT, LawFit
 
 

@@ -85,8 +85,3 @@ def to_observations(results: Sequence, data_sizes: Optional[Mapping[str, float]]
 
 def _text(value: Optional[float], digits: int) -> str:
     return '-' if value is None else f'{value:.{digits}f}'
-
-
-def ordered(values) -> list:
-    """Distinct values in order of first appearance (the table's order)."""
-    return list(dict.fromkeys(values))

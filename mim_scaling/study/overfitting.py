@@ -9,7 +9,9 @@ longer training, located cell by cell.
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from .observations import Observation, ordered
+from mim_scaling.visualization.study_figures import ordered
+
+from .observations import Observation
 
 
 @dataclass(frozen=True)

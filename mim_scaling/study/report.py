@@ -10,11 +10,11 @@ import numpy as np
 
 from mim_scaling.visualization.scaling_figures import (loss_vs_top1, measured_vs_predicted,
                                                        overfitting_heatmap)
-from mim_scaling.visualization.study_figures import parse_count, save_figure
+from mim_scaling.visualization.study_figures import ordered, parse_count, save_figure
 
 from .correlation import RankCorrelation, loss_top1_correlations
 from .next_runs import Choice, gpu_hours_per_cost, recommendations, search_box
-from .observations import STUDY_BATCH_SIZE, Observation, ordered, to_observations
+from .observations import STUDY_BATCH_SIZE, Observation, to_observations
 from .overfitting import OverfittingCell, overfitting_cells
 from .scaling_law import (DATA_CONSTRAINED, FORMS, N_UNIT, OVER_FITTING, PASSES_UNIT, S_UNIT,
                           LawFit, fit_law, law_inputs, leave_one_out)
@@ -253,13 +253,9 @@ def _next_section(target: Target, fitted, options: ReportOptions) -> List[str]:
              f'{_count(search.iters[-1])} iterations at batch {search.batch_size}. Cost 1 = '
              f'{_count(cheapest.params)} parameters x {_count(cheapest.iters)} iterations'
              + (f' = {hours:,.1f} GPU-hours at {options.throughput:g} images/s for the '
-                'smallest model' if hours else '') + '.', '',
-             '**Without a budget**', '', header, '|---|---|---|---|---|---|---|']
-    for data, cell, point in recommendations(fit, rows, values, search):
-        lines.append(f'| {data} | {_choice(cell, target, hours, True)} '
-                     f'{_choice(point, target, hours, False)}')
-    for name, budget in budgets:
-        lines += ['', f'**Budget: {name}**', '', header,
+                'smallest model' if hours else '') + '.']
+    for name, budget in [(None, None)] + budgets:
+        lines += ['', f'**Budget: {name}**' if name else '**Without a budget**', '', header,
                   '|---|---|---|---|---|---|---|']
         for data, cell, point in recommendations(fit, rows, values, search, budget):
             lines.append(f'| {data} | {_choice(cell, target, hours, True)} '

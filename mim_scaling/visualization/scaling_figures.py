@@ -10,12 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .study_figures import _ordered  # noqa: E402
+from .study_figures import marker_area, ordered  # noqa: E402
 
 
 def _sizes(params: Sequence[float]) -> list:
-    smallest = min(params)
-    return [30 * (p / smallest)**0.6 for p in params]  # Figure 1's marker areas
+    return [marker_area(p, min(params)) for p in params]
 
 
 def loss_vs_top1(observations: Sequence) -> Figure:
@@ -26,7 +25,7 @@ def loss_vs_top1(observations: Sequence) -> Figure:
         raise ValueError('no row has both a validation loss and a top-1')
     sizes = dict(zip(rows, _sizes([o.params for o in rows])))
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=100)
-    for i, data in enumerate(_ordered(o.data for o in rows)):
+    for i, data in enumerate(ordered(o.data for o in rows)):
         group = [o for o in rows if o.data == data]
         ax.scatter([o.val_loss for o in group], [o.top1 for o in group],
                    s=[sizes[o] for o in group], color=f'C{i}', edgecolors='white',
@@ -46,9 +45,9 @@ def overfitting_heatmap(cells: Sequence) -> Figure:
     falls, grey where the grid has no such cell. Cells are ``OverfittingCell`` s."""
     if not cells:
         raise ValueError('no model and data set has validation losses at two lengths')
-    models = _ordered(c.model for c in cells)
-    datas = _ordered(c.data for c in cells)
-    steps = _ordered((a, b) for c in cells for a, b in zip(c.lengths, c.lengths[1:]))
+    models = ordered(c.model for c in cells)
+    datas = ordered(c.data for c in cells)
+    steps = ordered((a, b) for c in cells for a, b in zip(c.lengths, c.lengths[1:]))
     grids = {step: np.full((len(models), len(datas)), np.nan) for step in steps}
     for c in cells:
         for step, change in zip(zip(c.lengths, c.lengths[1:]), c.changes):
@@ -82,7 +81,7 @@ def measured_vs_predicted(panels: Sequence) -> Figure:
     for ax, (title, fit, observations) in zip(axes[0], panels):
         sizes = _sizes([o.params for o in observations])
         fitted = fit.fitted
-        for i, data in enumerate(_ordered(o.data for o in observations)):
+        for i, data in enumerate(ordered(o.data for o in observations)):
             pick = [k for k, o in enumerate(observations) if o.data == data]
             ax.scatter(fit.y[pick], fitted[pick], s=[sizes[k] for k in pick], color=f'C{i}',
                        edgecolors='white', linewidths=0.5, label=data)

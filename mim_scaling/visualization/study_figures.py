@@ -39,9 +39,15 @@ def parse_count(text: str) -> float:
     return float(match.group(1)) * _SCALES[match.group(2)]
 
 
-def _ordered(values: Iterable[str]) -> List[str]:
+def ordered(values: Iterable) -> list:
     """Distinct values in order of first appearance (the zoo's order for its rows)."""
     return list(dict.fromkeys(values))
+
+
+def marker_area(params: float, smallest: float) -> float:
+    """The marker area of Figure 1 (and the scaling report's) for a model of ``params``
+    parameters, growing with it: 30 for the ``smallest`` model of the figure."""
+    return 30 * (params / smallest)**0.6
 
 
 def _released_models(results: Sequence) -> bool:
@@ -86,11 +92,11 @@ def figure_1(results: Sequence, title: Optional[str] = None) -> Figure:
     params = [parse_count(r.backbone_params) for r in rows]
     smallest = min(params)
     fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
-    for i, data in enumerate(_ordered(r.data for r in rows)):
+    for i, data in enumerate(ordered(r.data for r in rows)):
         # One line per data set, in pieces: each model's schedules joined by increasing cost
         # (NaN breaks the line between models).
         xs, ys, sizes = [], [], []
-        for model in _ordered(r.model for r in rows if r.data == data):
+        for model in ordered(r.model for r in rows if r.data == data):
             points = sorted((c, r.top1, p) for r, c, p in zip(rows, costs, params)
                             if r.data == data and r.model == model)
             if xs:
@@ -101,7 +107,7 @@ def figure_1(results: Sequence, title: Optional[str] = None) -> Figure:
             sizes += [p for _, _, p in points]
         ax.plot(xs, ys, '-', color=f'C{i}', alpha=0.8, label=data)
         visible = [(x, y) for x, y in zip(xs, ys) if x == x]  # without the breaks
-        ax.scatter(*zip(*visible), s=[30 * (p / smallest)**0.6 for p in sizes], color=f'C{i}',
+        ax.scatter(*zip(*visible), s=[marker_area(p, smallest) for p in sizes], color=f'C{i}',
                    edgecolors='white', linewidths=0.5, zorder=3)
     for j, r in enumerate(r for r in finished if parse_count(r.length) == 0):
         ax.axhline(r.top1, color='0.45', linestyle=('--', ':', '-.')[j % 3], linewidth=1.2,
@@ -130,13 +136,13 @@ def _loss_grid(results: Sequence, rows_by: str, lines_by: str, length: Optional[
             'no training logs (*/vis_data/scalars.json) in the pre-training work dirs of the '
             'results: run the sweep first, or check the work dirs in the table')
     if length is None:  # the longest schedule shows the most of the dynamics
-        length = max(_ordered(r.length for r, _, _ in runs), key=parse_count)
+        length = max(ordered(r.length for r, _, _ in runs), key=parse_count)
     runs = [run for run in runs if run[0].length == length]
     if not runs:
         raise ValueError(f'no run with logs has the length {length!r}')
-    groups = _ordered(getattr(r, rows_by) for r, _, _ in runs)
+    groups = ordered(getattr(r, rows_by) for r, _, _ in runs)
     colors: Dict[str, str] = {
-        name: f'C{i}' for i, name in enumerate(_ordered(getattr(r, lines_by) for r, _, _ in runs))}
+        name: f'C{i}' for i, name in enumerate(ordered(getattr(r, lines_by) for r, _, _ in runs))}
     fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.6 * len(groups) + 0.8), dpi=110,
                              squeeze=False, sharex=True)
     for row, group in enumerate(groups):
@@ -179,11 +185,11 @@ def study_table(results: Sequence, value: str = 'val_loss', digits: int = 4) -> 
     and columns without any value (e.g. fine-tunings from scratch in a table of validation
     losses) are left out."""
     results = [r for r in results if getattr(r, value) is not None] or results
-    datas = _ordered(r.data for r in results)
+    datas = ordered(r.data for r in results)
     cells = {(r.model, r.length, r.data): getattr(r, value) for r in results}
     lines = ['| model | iterations | ' + ' | '.join(datas) + ' |',
              '|---|---|' + '---|' * len(datas)]
-    for model, length in _ordered((r.model, r.length) for r in results):
+    for model, length in ordered((r.model, r.length) for r in results):
         values = [cells.get((model, length, d)) for d in datas]
         lines.append(f'| {model} | {length} | ' + ' | '.join(
             '-' if v is None else f'{v:.{digits}f}' for v in values) + ' |')
