@@ -26,9 +26,8 @@ from mmpretrain.datasets.transforms import PackInputs
 from mim_scaling.registry import TRANSFORMS
 from .image_errors import UnreadableImageError
 from .load_random_resized_crop import LoadImageRandomResizedCrop
-from .loading import read_image_bytes
+from .loading import JPEG_START, ends_with_jpeg_end, read_image_bytes
 
-_JPEG_START, _JPEG_END = b'\xff\xd8', b'\xff\xd9'
 # Start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC); SOF0 and SOF1 are the sequential
 # Huffman-coded frames that nvJPEG decodes in its batched (hardware) path.
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -74,7 +73,7 @@ def jpeg_frame(path: str, data: bytes) -> Tuple[int, int, int, int, Optional[int
 def device_decodable(path: str, data: bytes) -> Tuple[Optional[Tuple[int, int]], str]:
     """``((height, width), '')`` for a JPEG the data preprocessor decodes on the device,
     else ``(None, why)``: the kind of file that the worker decodes instead."""
-    if not data.startswith(_JPEG_START):
+    if not data.startswith(JPEG_START):
         return None, 'not a JPEG'
     height, width, components, marker, adobe = jpeg_frame(path, data)
     if marker not in _SEQUENTIAL:
@@ -85,7 +84,7 @@ def device_decodable(path: str, data: bytes) -> Tuple[Optional[Tuple[int, int]],
         return None, 'JPEG without its size in the frame header'
     # A file that stops before its end-of-image marker (or has data after it) is decoded
     # strictly in the worker, which names a truncated file as the CPU pipeline does.
-    if not data.rstrip(b'\x00\r\n ').endswith(_JPEG_END):
+    if not ends_with_jpeg_end(data):
         return None, 'JPEG without end marker'
     return (height, width), ''
 

@@ -20,11 +20,10 @@ from PIL import Image
 
 from mim_scaling.registry import TRANSFORMS
 from .image_errors import UnreadableImageError
-from .loading import decode_image, read_image_bytes
+from .loading import JPEG_START, decode_image, read_image_bytes
 
 # The reductions libjpeg-turbo decodes faster than full size (its other M/8 scales are not).
 DCT_REDUCTIONS = (8, 4, 2)
-_JPEG_START = b'\xff\xd8'
 
 
 def random_crop_box(height: int, width: int,
@@ -221,7 +220,7 @@ class LoadImageRandomResizedCrop(BaseTransform):
     @staticmethod
     def _jpeg_header(path: str, data: bytes) -> Optional[Tuple[int, int]]:
         """(height, width) of a JPEG that libjpeg-turbo decodes to BGR, else None."""
-        if not data.startswith(_JPEG_START):
+        if not data.startswith(JPEG_START):
             return None
         try:
             height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)

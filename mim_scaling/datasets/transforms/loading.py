@@ -10,7 +10,7 @@ from PIL import Image
 from mim_scaling.registry import TRANSFORMS
 from .image_errors import UnreadableImageError
 
-_JPEG_START, _JPEG_END = b'\xff\xd8', b'\xff\xd9'
+JPEG_START, _JPEG_END = b'\xff\xd8', b'\xff\xd9'
 
 
 def read_image_bytes(path: str, backend_args: Optional[dict] = None,
@@ -33,6 +33,12 @@ def read_image_bytes(path: str, backend_args: Optional[dict] = None,
     return data
 
 
+def ends_with_jpeg_end(data: bytes) -> bool:
+    """Whether the file ends with JPEG's end-of-image marker (padding aside): true of a
+    complete JPEG, false of a truncated one or one with data after the marker."""
+    return data.rstrip(b'\x00\r\n ').endswith(_JPEG_END)
+
+
 def check_not_truncated(path: str, data: bytes) -> None:
     """Raises :class:`UnreadableImageError` for a JPEG whose data stops early.
 
@@ -41,7 +47,7 @@ def check_not_truncated(path: str, data: bytes) -> None:
     files that do not (truncated, or with trailing bytes after the marker) are decoded once
     more by Pillow, which raises only for the truncated ones.
     """
-    if not data.startswith(_JPEG_START) or data.rstrip(b'\x00\r\n ').endswith(_JPEG_END):
+    if not data.startswith(JPEG_START) or ends_with_jpeg_end(data):
         return
     try:
         with Image.open(io.BytesIO(data)) as image:
