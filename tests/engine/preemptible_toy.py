@@ -1,12 +1,13 @@
 """A toy regression trained by ``ResumableIterBasedTrainLoop``, for tests of long runs that
 are preempted or resumed at another size (CPU, a second per run).
 
-A linear model on 12 fixed random samples; each sample carries its dataset index, and
-:class:`RecordSamplesHook` appends the indices each rank trained on at every iteration to
-``work_dir/samples_rank{rank}.jsonl``, so a test can rebuild the stream of samples a chain of
-runs trained on. :class:`PreemptAtHook` sends SIGTERM at a chosen iteration, to the
-training process itself or to the launcher's process group (``tools/dist_train.sh``), and
-waits until the signal has reached this process, so the run stops after that iteration.
+The toy task's linear model (``tests/_toy/toy_task.py``) on 12 fixed random samples; each
+sample carries its dataset index, and :class:`RecordSamplesHook` appends the indices each
+rank trained on at every iteration to ``work_dir/samples_rank{rank}.jsonl``, so a test can
+rebuild the stream of samples a chain of runs trained on. :class:`PreemptAtHook` sends
+SIGTERM at a chosen iteration, to the training process itself (and its descendants) or to
+the launcher's process group (``tools/dist_train.sh``), and waits until the signal has
+reached this process, so the run stops after that iteration.
 Configs load this module with ``custom_imports`` and ``tests/engine`` on PYTHONPATH.
 """
 import json
@@ -18,20 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
 import psutil
-from mmengine.evaluator import BaseMetric
+import torch
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
-from torch import nn
-from torch.utils.data import Dataset
-
-from tiny_pretrain import logged_losses
+from mmengine.registry import DATASETS, HOOKS, MODELS
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent / '_toy'))  # the toy task, in training processes too
+
+from tiny_pretrain import logged_losses  # noqa: E402
+from toy_task import ToyRegressionDataset, ToyRegressor  # noqa: E402
 
 CONFIG = """\
 custom_imports = dict(imports=['preemptible_toy'], allow_failed_imports=False)
@@ -62,47 +60,22 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
 
 
 @MODELS.register_module(force=True)
-class IndexedToyRegressor(BaseModel):
-    """y = w.x + b, trained with the mean squared error; ignores the samples' indices."""
-
-    def __init__(self, data_preprocessor=None):
-        super().__init__(data_preprocessor)
-        self.linear = nn.Linear(4, 1)
+class IndexedToyRegressor(ToyRegressor):
+    """The toy task's regressor, ignoring the samples' indices."""
 
     def forward(self, inputs, targets=None, index=None, mode='tensor'):
-        preds = self.linear(inputs).squeeze(-1)
-        if mode == 'loss':
-            return dict(loss=F.mse_loss(preds, targets))
-        return preds
+        return super().forward(inputs, targets, mode)
 
 
 @DATASETS.register_module(force=True)
-class IndexedToyDataset(Dataset):
-    """12 fixed random inputs with targets of a linear function, and their indices."""
-    metainfo = dict(task='toy regression')
+class IndexedToyDataset(ToyRegressionDataset):
+    """12 samples of the toy task's regression, with their indices."""
 
     def __init__(self, size=12):
-        generator = torch.Generator().manual_seed(0)
-        self.inputs = torch.randn(size, 4, generator=generator)
-        self.targets = self.inputs @ torch.arange(1., 5.) + 0.5
-
-    def __len__(self):
-        return len(self.inputs)
+        super().__init__(size)
 
     def __getitem__(self, index):
-        return dict(inputs=self.inputs[index], targets=self.targets[index], index=index)
-
-
-@METRICS.register_module(force=True)
-class ToyMeanSquaredError(BaseMetric):
-    """The validation loss of the toy regression."""
-
-    def process(self, data_batch, data_samples):
-        predictions = torch.stack(list(data_samples))  # the evaluator splits the batch
-        self.results.append(float(((predictions - data_batch['targets'])**2).mean()))
-
-    def compute_metrics(self, results):
-        return dict(mse=sum(results) / len(results))
+        return dict(super().__getitem__(index), index=index)
 
 
 @HOOKS.register_module(force=True)

@@ -89,7 +89,7 @@ def test_sigterm_to_every_process_of_the_job_spares_the_dataloader_workers(tmp_p
         batch_size=4, num_workers=1, persistent_workers=True,
         collate_fn=dict(type='default_collate'),
         sampler=dict(type='DefaultSampler', shuffle=False), dataset=dict(type='IndexedToyDataset'))
-    cfg.val_evaluator = dict(type='ToyMeanSquaredError')
+    cfg.val_evaluator = dict(type='ToyMSE')
     cfg.val_cfg = dict()
     cfg.train_cfg.val_interval = 2  # the validation workers are up at iteration 3
     cfg.update(work_dir=str(tmp_path / 'work'), launcher='none')
