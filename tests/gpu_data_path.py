@@ -1,6 +1,7 @@
 """The GPU data path next to the CPU pipeline, for its tests: both pipelines of a real
 pre-training config (the demo's, which is Table 1's data setting), run on the same sample
 under the per-sample seeding of training, and real photographs to run them on."""
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,14 @@ from mmengine.registry import DefaultScope
 from PIL import Image
 from skimage import data
 
-from mim_scaling.engine.decode_on_device import apply_decode_on_device
+from mim_scaling.engine.config.gpu_data_path import apply_decode_on_device
 from mim_scaling.utils import seeded_random_states
 
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / 'tools' / 'benchmarks'))
+# JPEGs cut short that keep their end marker, as the GPU check makes them.
+from check_device_decoding import cut_scan_data, taller_frame  # noqa: E402,F401
+
 DEMO = ROOT / 'configs/demo/simmim_swinv2-demo_300it_skimage.py'
 
 

@@ -5,16 +5,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from PIL import Image
+from skimage.data import astronaut
 
 from mim_scaling.safe_loading import safe_load
 from mim_scaling.registry import MODELS
 from mim_scaling.visualization import read_loss_curves
 
 ROOT = Path(__file__).parents[1]
-CONFIG = ROOT / 'configs/demo/simmim_swinv2-demo_300it_skimage.py'
+CONFIG = ROOT / 'configs/demo/simmim_swinv2-demo_600it_skimage-96px.py'
 
 
 def test_demo_pretraining_writes_plots(tmp_path):
@@ -23,6 +25,10 @@ def test_demo_pretraining_writes_plots(tmp_path):
                               cwd=ROOT, capture_output=True, text=True)
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     assert len(list((data / 'train').glob('*.png'))) >= 8
+    # Validation pixels are never trained on: each photograph is cut in two, nothing lost.
+    parts = [np.asarray(Image.open(data / split / 'astronaut.png')) for split in ('train', 'val')]
+    assert [part.shape for part in parts] == [(512, 341, 3), (512, 171, 3)]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), astronaut())
     work_dir = tmp_path / 'work'
     result = subprocess.run(
         [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),

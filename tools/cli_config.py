@@ -10,11 +10,13 @@ builds from.
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 
 import mim_scaling  # noqa: F401
+from mim_scaling.engine.config import ConfigError
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -50,6 +52,11 @@ def load_config(args):
 
 def build_runner(cfg):
     """The config's ``runner_type``, else ``mim_scaling.Runner`` (e.g. for a config of
-    another project that imports mim_scaling)."""
+    another project that imports mim_scaling). A config the Runner refuses (a misspelt key,
+    a checkpoint to resume from that cannot be read, ...) ends the tool with the problems,
+    not a traceback."""
     cfg.setdefault('runner_type', 'mim_scaling.Runner')
-    return RUNNERS.build(cfg)
+    try:
+        return RUNNERS.build(cfg)
+    except ConfigError as error:
+        raise SystemExit(f'{osp.basename(sys.argv[0])}: {error}') from None

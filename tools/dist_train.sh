@@ -18,6 +18,10 @@ GPUS=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
+if [[ $NODE_RANK != 0 && -z ${MASTER_ADDR:-} ]]; then  # it would wait on itself
+  echo "$0: NODE_RANK=$NODE_RANK needs MASTER_ADDR, the host of node 0" >&2
+  exit 2
+fi
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -45,10 +49,12 @@ trap 'rm -f "$REPORT"' EXIT
 
 (
   # Ignored signals stay ignored in torchrun (it is told not to handle them) and in its
-  # workers until their PreemptionCheckpointHook handles them.
+  # workers until their Runner is built: it holds them for the PreemptionCheckpointHook,
+  # and gives those the hook does not handle (signals=[]) their default action back.
   # shellcheck disable=SC2086
   trap '' $SIGNALS
-  export PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" MIM_SCALING_PREEMPTED_FILE="$REPORT"
+  export PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" MIM_SCALING_PREEMPTED_FILE="$REPORT" \
+    MIM_SCALING_FORWARDED_SIGNALS="$SIGNALS"
   exec "${PYTHON:-python}" -m torch.distributed.run ${TORCHRUN_ARGS[@]+"${TORCHRUN_ARGS[@]}"} \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \

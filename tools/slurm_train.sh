@@ -11,7 +11,8 @@
 # WORK_DIR/slurm-<job id>.out), asking for
 #   --signal=$SIGNAL  slurm sends SIGUSR1 to the training processes 600 s before the time
 #                     limit (up to a minute earlier); like the SIGTERM of a preemption, it
-#                     makes them finish their iteration and save its checkpoint;
+#                     makes them finish their iteration and save its checkpoint (a 'B:'
+#                     prefix, which signals the batch shell alone, is refused);
 #   --requeue         a preempted job may go back to the queue.
 # In a job (submitted so, or by tools/sweep.py, or in an salloc allocation) it runs the
 # training; when the training stopped at such a signal after saving, the job requeues
@@ -38,6 +39,14 @@ if [[ ! -f $TOOLS/train.py ]]; then  # sbatch runs a copy of this script
 fi
 
 if [[ -z ${SLURM_JOB_ID:-} ]]; then
+  # --signal=B:... signals the batch shell alone: it would die (128 + the signal) without
+  # the training processes hearing of it, and the job would neither save nor requeue.
+  SIGNAL=${SIGNAL:-USR1@600}
+  if [[ $SIGNAL == *:* && ${SIGNAL%%:*} == *B* ]]; then
+    echo "$0: SIGNAL=$SIGNAL would signal only the batch shell, not the training processes," \
+      "which would not save; give it without '${SIGNAL%%:*}:' (e.g. SIGNAL=${SIGNAL#*:})" >&2
+    exit 2
+  fi
   mkdir -p "$WORK_DIR"
   # SBATCH_ARGS is split into words on purpose: it holds several sbatch options.
   # shellcheck disable=SC2086
@@ -48,7 +57,7 @@ if [[ -z ${SLURM_JOB_ID:-} ]]; then
     --gres=gpu:"$GPUS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" \
     ${TIME:+--time="$TIME"} \
-    --signal="${SIGNAL:-USR1@600}" \
+    --signal="$SIGNAL" \
     --requeue \
     --open-mode=append \
     --output="$WORK_DIR/slurm-%j.out" \

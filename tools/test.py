@@ -12,13 +12,13 @@ config's ``work_dir``, else ``./work_dirs/<config name>``). ``--out`` also dumps
 prediction (mmengine's ``DumpResults``) to a pickle file. The checkpoint is loaded with
 PyTorch's safe ``weights_only`` loading (see ``mim_scaling.safe_loading``), and must hold
 every weight of the model in its shape (e.g. the SimMIM decoder for a pre-training config):
-otherwise the tool stops with an error saying what is missing, before evaluating.
+otherwise the Runner stops with an error saying what is missing, before evaluating (whichever
+tool builds it: mmpretrain's, mmdet's and mmseg's ``tools/test.py`` too).
 """
 import argparse
 
 from mmengine.evaluator import DumpResults
 
-from mim_scaling.engine.checkpoint_coverage import check_checkpoint_fits
 from cli_config import add_common_args, build_runner, load_config
 
 
@@ -43,8 +43,6 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
 
     runner = build_runner(cfg)
-    # mmengine would load a checkpoint that lacks weights and evaluate a partly random model.
-    check_checkpoint_fits(runner.model, args.checkpoint)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()

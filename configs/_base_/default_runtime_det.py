@@ -3,3 +3,7 @@
 # (models/mask_rcnn_swinv2_fpn.py imports mim_scaling, which registers the Runner.)
 _base_ = 'mmdet::_base_/default_runtime.py'
 runner_type = 'mim_scaling.Runner'
+# Stops a run that another Runner built (e.g. mmengine's own Runner.from_cfg), which would
+# drop the mim_scaling keys without a word. (In custom_hooks: the library's schedule bases
+# own default_hooks.)
+custom_hooks = [dict(type='mim_scaling.RunnerTypeCheckHook')]

@@ -2,7 +2,7 @@ default_scope = 'mmpretrain'
 custom_imports = dict(imports=['mim_scaling'], allow_failed_imports=False)
 # mim_scaling's Runner carries out what mmengine alone would not (skip_unreadable_images,
 # tensorboard, memory_saving, an eager optimizer update under compile, gloo without a GPU),
-# whichever OpenMMLab tools/train.py (or `mim train`, or RUNNERS.build) builds it.
+# whichever OpenMMLab tools/train.py (or RUNNERS.build) builds it.
 runner_type = 'mim_scaling.Runner'
 
 default_hooks = dict(
@@ -16,8 +16,13 @@ default_hooks = dict(
         type='mim_scaling.AtomicCheckpointHook', by_epoch=False, interval=5000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Stops a run that another Runner than runner_type built (e.g. mmengine's own
+    # Runner.from_cfg), which would drop the keys below without a word.
+    runner_type_check=dict(type='mim_scaling.RunnerTypeCheckHook'),
 )
 custom_hooks = [
+    # A warning in the log when validation finds the model predicting about the local mean.
+    dict(type='mim_scaling.TrivialSolutionHook'),
     dict(type='mim_scaling.LossCurveHook'),
     dict(type='mim_scaling.ReconstructionVisualizationHook', num_images=4),
 ]
@@ -35,8 +40,12 @@ log_processor = dict(
     by_epoch=False,
     window_size=10,
     # mmengine averages every logged key matching 'loss' over the last 10 values, which for
-    # the validation loss would mix in earlier validations: log each one as it is.
-    custom_cfg=[dict(data_src='reconstruction/loss', method_name='mean', window_size=1)])
+    # the validation losses would mix in earlier validations: log each one as it is
+    # (reconstruction/gain, without 'loss' in its name, is logged as it is anyway).
+    custom_cfg=[
+        dict(data_src='reconstruction/loss', method_name='mean', window_size=1),
+        dict(data_src='reconstruction/zero_prediction_loss', method_name='mean', window_size=1),
+    ])
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -1,8 +1,10 @@
-# The README's demo: SimMIM pre-training of a small SwinV2 on scikit-image's sample
-# photographs, on the CPU in a few minutes (`make demo`). Everything but the model width, the
-# data and the length is Table 1's setting: 192 px, window 12, patch 4, mask patch 32,
-# ratio 0.6, normalised target with window 47, AdamW with warm-up, step decay and clipping.
-# Prepare the images with: python tools/misc/prepare_sample_images.py data/skimage_samples
+# SimMIM pre-training of a small SwinV2 on scikit-image's sample photographs, on the CPU in
+# a few minutes (`make demo` runs its 96-px form, simmim_swinv2-demo_600it_skimage-96px.py).
+# Everything but the model width, the data and the length is Table 1's setting: 192 px,
+# window 12, patch 4, mask patch 32, ratio 0.6, normalised target with window 47, AdamW with
+# warm-up, step decay and clipping.
+# The validation loss is on the held-out third of each photograph (docs/learning.md).
+# Prepare the images with: python tools/misc/prepare_sample_images.py data/skimage_parts
 _base_ = [
     '../_base_/models/simmim_swinv2-b.py',
     '../_base_/datasets/folder_simmim_192.py',
@@ -15,7 +17,7 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8])),
     neck=dict(in_channels=32 * 8))
 
-data_root = 'data/skimage_samples/'
+data_root = 'data/skimage_parts/'
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,

@@ -17,6 +17,7 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 
 from mim_scaling.registry import DATASETS
+from mim_scaling.utils.config_types import add_custom_hook
 from .dataset_wrapper import DatasetWrapper
 from .transforms.image_errors import UnreadableImageError
 
@@ -85,14 +86,12 @@ class SkipUnreadableImages(DatasetWrapper):
 def apply_skip_unreadable_images(cfg: Config) -> None:
     """With ``skip_unreadable_images=True``, wrap the training set and add the hook.
 
-    Called by :class:`mim_scaling.engine.Runner` before it is built.
+    Applied by :class:`mim_scaling.engine.Runner` before it is built
+    (:mod:`~mim_scaling.engine.config.package_keys`).
     """
     if not cfg.get('skip_unreadable_images', False) or cfg.get('train_dataloader') is None:
         return
     loader = cfg.train_dataloader
     if loader.dataset.get('type') != WRAPPER:
         loader.dataset = ConfigDict(type=WRAPPER, dataset=loader.dataset)
-    hooks = list(cfg.get('custom_hooks') or [])
-    if not any(hook.get('type') == HOOK for hook in hooks):
-        hooks.append(ConfigDict(type=HOOK))
-    cfg.custom_hooks = hooks
+    add_custom_hook(cfg, ConfigDict(type=HOOK))

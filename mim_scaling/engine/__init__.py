@@ -1,5 +1,4 @@
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
-from .checkpoint_integrity import find_resumable_checkpoint  # noqa: F401
-from .loops import ResumableIterBasedTrainLoop  # noqa: F401
-from .runner import Runner  # noqa: F401
+from .checkpointing import *  # noqa: F401,F403
+from .config import ConfigError, Runner, check_config  # noqa: F401

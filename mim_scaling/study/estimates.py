@@ -1,67 +1,100 @@
 """What a run of a study costs before it starts: the images it trains on, the GPU-hours at a
 measured training throughput, and their price.
 
-The throughput (training images per second per GPU) is the user's figure or one measured
-and written down in the table "Training throughput per GPU" of ``docs/benchmarks.md``, one
-row per config name pattern::
-
-    | configs | GPU | images/s per GPU | measured with |
-    |---|---|---|---|
-    | simmim_swinv2-b_* | NVIDIA H100 80GB SXM | 1234 | tools/benchmarks/benchmark_simmim.py ... |
-
-A config without a measured row has no estimate: nothing is made up.
+Throughputs (training images per second per GPU) are measured figures, in
+``throughputs.tsv`` beside this module (shipped with the package) or in a file of the same
+tab-separated columns measured on one's own GPUs: ``gpu`` (its name, as ``nvidia-smi``
+gives it), ``model`` (the SwinV2 ``arch`` the config names: ``small``, ``base``, ``large``,
+``huge``, ``giant``), ``task`` (``pretrain``: SimMIM; ``finetune``: classification),
+``image_size`` (the backbone's ``img_size``), ``images_per_second`` and ``source`` (how
+and when it was measured). A run without a matching row has no estimate: nothing is made
+up.
 """
-import fnmatch
-from dataclasses import dataclass
+import csv
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config
 
 from .observations import IMAGENET_1K_TRAIN
 
-__all__ = ['Throughput', 'BENCHMARKS', 'RunEstimate', 'read_throughputs', 'find_throughput',
-           'trained_images', 'estimate']
+__all__ = ['Throughput', 'THROUGHPUTS', 'TASKS', 'RunEstimate', 'read_throughputs',
+           'throughput_key', 'find_throughput', 'trained_images', 'estimate']
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / 'docs' / 'benchmarks.md'
-TABLE_HEADING = '## Training throughput per GPU'
+THROUGHPUTS = Path(__file__).with_name('throughputs.tsv')
+TASKS = ('pretrain', 'finetune')
 
 
 @dataclass(frozen=True)
 class Throughput:
-    """A measured training throughput: images/s per GPU of the configs matching a pattern."""
-    configs: str  # fnmatch pattern of config names (file names without .py)
+    """A measured training throughput: images/s per GPU of one model, task and image size."""
     gpu: str
+    model: str  # the SwinV2 arch: small, base, large, huge, giant
+    task: str  # one of TASKS
+    image_size: int
     images_per_second: float
-    measured_with: str = ''
+    source: str  # how and when it was measured
 
 
-def read_throughputs(path: Union[str, Path] = BENCHMARKS) -> List[Throughput]:
-    """The rows of the table under :data:`TABLE_HEADING` in ``path``."""
-    text = Path(path).read_text()
-    start = text.find(TABLE_HEADING)
-    if start < 0:
-        return []
-    rows = []
-    for line in text[start:].splitlines()[1:]:
-        if line.startswith('#'):
-            break  # the next section
-        cells = [cell.strip() for cell in line.strip().strip('|').split('|')]
-        if not line.startswith('|') or len(cells) < 3 or set(cells[0]) <= set('-: '):
-            continue
-        try:
-            figure = float(cells[2].replace(',', ''))
-        except ValueError:
-            continue  # the header row
-        rows.append(Throughput(cells[0].strip('`'), cells[1], figure,
-                               cells[3] if len(cells) > 3 else ''))
+COLUMNS = tuple(f.name for f in fields(Throughput))
+
+
+def read_throughputs(path: Union[str, Path] = THROUGHPUTS) -> List[Throughput]:
+    """The rows of a throughput table (tab-separated, the columns of :class:`Throughput`);
+    a malformed row is refused with its line number."""
+    with open(path, newline='') as f:
+        reader = csv.DictReader(f, delimiter='\t')
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f'{path}: the header must be the tab-separated columns '
+                             f'{" ".join(COLUMNS)}, not {reader.fieldnames}')
+        rows = []
+        for row in reader:
+            where = f'{path}, line {reader.line_num}'
+            if None in row or None in row.values():
+                raise ValueError(f'{where}: {len(COLUMNS)} tab-separated cells expected')
+            cells = {key: value.strip() for key, value in row.items()}
+            if cells['task'] not in TASKS:
+                raise ValueError(f'{where}: task {cells["task"]!r} is not one of {TASKS}')
+            try:
+                size, speed = int(cells['image_size']), float(cells['images_per_second'])
+            except ValueError:
+                raise ValueError(f'{where}: image_size must be an integer and '
+                                 'images_per_second a number') from None
+            if size <= 0 or not speed > 0:
+                raise ValueError(f'{where}: image_size and images_per_second must be positive')
+            if not (cells['gpu'] and cells['model'] and cells['source']):
+                raise ValueError(f'{where}: a figure needs its gpu, model and source (how and '
+                                 'when it was measured)')
+            rows.append(Throughput(cells['gpu'], cells['model'], cells['task'], size, speed,
+                                   cells['source']))
     return rows
 
 
-def find_throughput(config: str, table: List[Throughput]) -> Optional[Throughput]:
-    """The first row of ``table`` whose pattern matches the config's name."""
-    name = Path(config).stem
-    return next((row for row in table if fnmatch.fnmatchcase(name, row.configs)), None)
+def throughput_key(cfg: Config) -> Optional[Tuple[str, int]]:
+    """(arch, image size) of a config's backbone, as the throughput table names them; None
+    for a backbone without a named arch or a square image size."""
+    backbone = (cfg.get('model') or {}).get('backbone') or {}
+    arch, size = backbone.get('arch'), backbone.get('img_size')
+    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1]:
+        size = size[0]
+    if not isinstance(arch, str) or not isinstance(size, int):
+        return None
+    return arch, size
+
+
+def find_throughput(table: List[Throughput], model: str, task: str, image_size: int,
+                    gpu: Optional[str] = None) -> Optional[Throughput]:
+    """The row of ``table`` for the model, task and image size, on ``gpu`` (a part of its
+    name, any case) if given; ``ValueError`` if rows of several GPUs match."""
+    rows = [row for row in table if (row.model, row.task, row.image_size) ==
+            (model, task, image_size) and (gpu is None or gpu.lower() in row.gpu.lower())]
+    gpus = sorted({row.gpu for row in rows})
+    if len(gpus) > 1:
+        raise ValueError(f'the throughput table has figures for SwinV2 {model} {task} at '
+                         f'{image_size} px on several GPUs ({", ".join(gpus)}): name yours '
+                         'with --gpu-type')
+    return rows[-1] if rows else None  # the last row of a GPU: the latest measurement
 
 
 def _dataset_images(dataset: dict) -> Optional[int]:

@@ -18,9 +18,15 @@ Two kinds of grid give the same :class:`StudyRun` s:
 rows, the fine-tuning of the model with no pre-training (data :data:`FROM_SCRATCH`, length
 ``'0'``): what the pre-trained rows are measured against.
 
+``seeds = [0, 1, 2]`` repeats every row once per seed (the runs get
+``--cfg-options randomness.seed=N``: other initial weights, batches and masks), so that a
+table can give each row's mean and spread over the seeds; without it, each row runs once
+with its config's seed.
+
 Work dirs follow from the configs: ``<root>/<pre-training config name>`` for a pre-training
 and ``<root>/<fine-tuning config name>/<pre-training config name>`` for its fine-tuning
-(``<model>-from-scratch`` in place of the pre-training for a row without one).
+(``<model>-from-scratch`` in place of the pre-training for a row without one), each
+followed by ``_seed<N>`` in a grid with seeds.
 """
 import argparse
 import itertools
@@ -49,6 +55,7 @@ class StudyRun:
     pretrain_config: Optional[str]
     finetune_config: Optional[str] = None
     released: Optional[ZooEntry] = None  # the paper's run of this cell, if it has one
+    seed: Optional[int] = None  # None: the config's own
 
     @property
     def from_scratch(self) -> bool:
@@ -56,9 +63,14 @@ class StudyRun:
 
     @property
     def name(self) -> str:
-        if self.from_scratch:
-            return f'{self.model}-{FROM_SCRATCH}'
-        return Path(self.pretrain_config).stem
+        name = (f'{self.model}-{FROM_SCRATCH}' if self.from_scratch else
+                Path(self.pretrain_config).stem)
+        return name if self.seed is None else f'{name}_seed{self.seed}'
+
+    @property
+    def cfg_options(self) -> Tuple[str, ...]:
+        """What the run's trainings add to the sweep's ``--cfg-options``: its seed."""
+        return () if self.seed is None else (f'randomness.seed={self.seed}', )
 
     @property
     def model_label(self) -> str:
@@ -113,19 +125,26 @@ def grid_from_file(path: PathLike, models: Optional[Iterable[str]] = None,
             raise ValueError(f'unknown {key} {unknown} for the grid of {path}; '
                              f'it has {values + extra}')
         axes[key] = [v for v in values if wanted is None or v in wanted]
+    seeds = cfg.get('seeds', [None])
+    if (isinstance(seeds, (str, int)) or not seeds or len(set(seeds)) != len(seeds)
+            or any(s is not None and (not isinstance(s, int) or isinstance(s, bool))
+                   for s in seeds)):
+        raise ValueError(f'grid file {path}: seeds must be a non-empty list of distinct '
+                         f'integers, got {seeds!r}')
     scratch = from_scratch and (data is None or FROM_SCRATCH in data)
     runs = []
     for model in axes['models']:
         if scratch:  # first in each model's rows: what its pre-trainings are measured against
             names = dict(model=model, data=FROM_SCRATCH, length='0')
-            runs.append(StudyRun(model, FROM_SCRATCH, '0', None,
-                                 _fill(path, finetune, names)))
+            runs += [StudyRun(model, FROM_SCRATCH, '0', None, _fill(path, finetune, names),
+                              seed=seed) for seed in seeds]
         for length, data_name in itertools.product(axes['lengths'], axes['data']):
             names = dict(model=model, data=data_name, length=length)
-            runs.append(StudyRun(model, data_name, length,
-                                 _fill(path, cfg.pretrain_config, names),
-                                 _fill(path, finetune, names) if finetune else None))
-    configs = [run.pretrain_config for run in runs if not run.from_scratch]
+            runs += [StudyRun(model, data_name, length,
+                              _fill(path, cfg.pretrain_config, names),
+                              _fill(path, finetune, names) if finetune else None, seed=seed)
+                     for seed in seeds]
+    configs = [(run.pretrain_config, run.seed) for run in runs if not run.from_scratch]
     if len(set(configs)) != len(configs):
         raise ValueError(f'grid file {path}: pretrain_config gives several runs the same '
                          'config; put every name that varies into the template')

@@ -3,16 +3,15 @@ validation loss and top-1, the quantities the scaling analyses work on.
 
 The rows are results of ``mim_scaling.study`` (``released_results()`` or
 ``read_results(csv)``). Parameter counts come from the ``backbone_params`` column and
-iterations from the ``length`` column (``'125k'``, ``'60it'``). The number of unique
+iterations from the ``length`` column (``'125k'``, ``'60it'``); a (model, data set) pair is
+a *cell*, whose rows (its lengths) the analyses resample together. The number of unique
 training images of a data set is not in the table: the study's data sets have their sizes
 below, a grid of one's own passes them (``data_sizes``); a data set named ``<name>-<p>pct``
 (the subset tool's names) is ``p`` % of ``<name>``.
 """
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
-
-from mim_scaling.visualization.study_figures import parse_count
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 # Training images of the study's data sets. ImageNet-1K train has 1,281,167 images and the
 # full ImageNet-22K (fall 2011) 14,197,122; the subsets keep round(fraction x n) images of
@@ -27,6 +26,21 @@ STUDY_DATA_SIZES = {
 }
 STUDY_BATCH_SIZE = 2048  # Table 1
 
+_SCALES = {'': 1, 'k': 1e3, 'K': 1e3, 'M': 1e6, 'B': 1e9, 'G': 1e9}
+
+
+def parse_count(text: str) -> float:
+    """``'49M'`` -> 49e6, ``'1.06B'`` -> 1.06e9, ``'125k'`` -> 125e3, ``'60it'`` -> 60."""
+    match = re.fullmatch(r'\s*(\d+(?:\.\d+)?)\s*([kKMBG]?)(?:it|iters)?\s*', str(text))
+    if match is None:
+        raise ValueError(f'cannot read a count from {text!r} (e.g. 49M, 1.06B, 125k, 60it)')
+    return float(match.group(1)) * _SCALES[match.group(2)]
+
+
+def ordered(values: Iterable) -> list:
+    """Distinct values in order of first appearance (the zoo's order for its rows)."""
+    return list(dict.fromkeys(values))
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -40,6 +54,13 @@ class Observation:
     top1: Optional[float]
     images: Optional[float] = None  # unique training images U (None: size unknown)
     batch_size: int = STUDY_BATCH_SIZE
+    zero_prediction_loss: Optional[float] = None  # validation loss of predicting zero
+    gain: Optional[float] = None  # 1 - val_loss / zero_prediction_loss
+
+    @property
+    def cell(self) -> Tuple[str, str]:
+        """The (model, data set) pair: the rows of one cell differ only in length."""
+        return self.model, self.data
 
     @property
     def samples(self) -> float:
@@ -78,8 +99,11 @@ def to_observations(results: Sequence, data_sizes: Optional[Mapping[str, float]]
         if iters <= 0:
             left_out.append(f'{name} (top-1 {_text(r.top1, 2)}): no pre-training')
             continue
+        # tables written before the zero-prediction baseline was logged have no such columns
         observations.append(Observation(r.model, r.data, r.length, params, iters, r.val_loss,
-                                        r.top1, data_size(r.data, sizes), batch_size))
+                                        r.top1, data_size(r.data, sizes), batch_size,
+                                        getattr(r, 'zero_prediction_loss', None),
+                                        getattr(r, 'gain', None)))
     return observations, left_out
 
 

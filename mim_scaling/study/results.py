@@ -1,12 +1,15 @@
 """Results of a grid in the zoo file's columns, side by side with the released figures.
 
 A pre-training's result is its validation loss (``reconstruction/loss``) at its final
-iteration, a fine-tuning's is its top-1 (``accuracy/top1``) at its final epoch, both read
-from mmengine's scalar logs in the work dirs; a value is filled in only once the run has
-saved its final checkpoint. A row fine-tuned from scratch (``pretrain_data`` is
-``FROM_SCRATCH``, ``pretrain_iters`` ``0``) has a top-1 but no validation loss and no
-pre-training work dir. The CSV keeps the work dirs, so figures of the training curves
-can be drawn from it (``tools/analysis/plot_study.py``).
+iteration, with the loss of predicting zero on the same images and masks
+(``reconstruction/zero_prediction_loss``) and the gain over it (``reconstruction/gain``);
+a fine-tuning's is its top-1 (``accuracy/top1``) at its final epoch. All are read from
+mmengine's scalar logs in the work dirs; a value is filled in only once the run has saved
+its final checkpoint. The released rows have no zero-prediction loss or gain. A row
+fine-tuned from scratch (``pretrain_data`` is ``FROM_SCRATCH``, ``pretrain_iters`` ``0``)
+has a top-1 but no validation loss and no pre-training work dir. The CSV keeps the work
+dirs, so figures of the training curves can be drawn from it
+(``tools/analysis/plot_study.py``).
 """
 import csv
 import re
@@ -17,18 +20,25 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 import torch
 
+from mim_scaling.evaluation.frozen_features import KNN_TOP1_KEY
+from mim_scaling.evaluation.reconstruction_loss import (GAIN_KEY, LOSS_KEY,
+                                                        ZERO_PREDICTION_LOSS_KEY)
 from mim_scaling.registry import MODELS as MODEL_REGISTRY
-from mim_scaling.visualization.loss_curves import read_loss_curves, read_scalars
+from mim_scaling.visualization.loss_curves import TRAIN_KEY, read_scalars
 from mim_scaling.zoo import DATA_NAMES, MODEL_NAMES, ZooEntry, load_zoo
 
 from .grid import StudyRun, final_checkpoint, read_run_config
 
 TOP1_KEY = 'accuracy/top1'
 
-# The zoo file's columns, then the released figures, then where the runs are.
+# The zoo file's columns, the trivial baseline, then the released figures, then where the
+# runs are.
 COLUMNS = ('model', 'backbone_params', 'pretrain_data', 'pretrain_iters',
-           'imagenet1k_val_loss', 'finetuned_top1', 'released_imagenet1k_val_loss',
-           'released_finetuned_top1', 'status', 'pretrain_work_dir', 'finetune_work_dir')
+           'imagenet1k_val_loss', 'finetuned_top1', 'zero_prediction_loss', 'gain',
+           'released_imagenet1k_val_loss', 'released_finetuned_top1', 'status',
+           'pretrain_work_dir', 'finetune_work_dir', 'seed', 'knn_top1', 'knn_top1_init')
+# Columns that tables written before them lack: read as empty.
+_LATER_COLUMNS = {'zero_prediction_loss', 'gain', 'seed', 'knn_top1', 'knn_top1_init'}
 
 
 @dataclass
@@ -45,13 +55,23 @@ class StudyResult:
     status: str = ''
     pretrain_work_dir: str = ''
     finetune_work_dir: str = ''
+    # The validation loss of predicting zero for the normalised target (each window's local
+    # mean) on the same images and masks, and 1 - val_loss / zero_prediction_loss.
+    zero_prediction_loss: Optional[float] = None
+    gain: Optional[float] = None
+    # The run's seed in a grid with seeds; the k-NN top-1 of the encoder's frozen features
+    # (mim_scaling.KNNProbeHook) after pre-training and at iteration 0 (its initialisation).
+    seed: Optional[int] = None
+    knn_top1: Optional[float] = None
+    knn_top1_init: Optional[float] = None
 
 
 # StudyResult fields in the order of COLUMNS.
 _FIELDS = ('model', 'backbone_params', 'data', 'length', 'val_loss', 'top1',
-           'released_val_loss', 'released_top1', 'status', 'pretrain_work_dir',
-           'finetune_work_dir')
-_FLOATS = {'val_loss', 'top1', 'released_val_loss', 'released_top1'}
+           'zero_prediction_loss', 'gain', 'released_val_loss', 'released_top1', 'status',
+           'pretrain_work_dir', 'finetune_work_dir', 'seed', 'knn_top1', 'knn_top1_init')
+_FLOATS = {'val_loss', 'top1', 'zero_prediction_loss', 'gain', 'released_val_loss',
+           'released_top1', 'knn_top1', 'knn_top1_init'}
 assert set(_FIELDS) == {f.name for f in fields(StudyResult)}
 
 
@@ -72,15 +92,31 @@ def _final_step(checkpoint: Path) -> int:
     return int(re.search(r'(\d+)\.pth$', checkpoint.name).group(1))
 
 
+_VALIDATION_KEYS = (LOSS_KEY, ZERO_PREDICTION_LOSS_KEY, GAIN_KEY)
+
+
 def _pretrain_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
-    """(validation loss or None, status) of a pre-training."""
+    """((validation loss, zero-prediction loss, gain), each or None; status) of a
+    pre-training."""
     final = final_checkpoint(run.pretrain_config, work_dir, cfg_options)
-    train, val = read_loss_curves(work_dir)
+    curves = read_scalars(work_dir, (TRAIN_KEY, *_VALIDATION_KEYS))
     if not final.exists():
+        train = curves[TRAIN_KEY]
         if train:
-            return None, f'pre-training (logged up to step {max(train)})'
-        return None, 'not started'
-    return val.get(_final_step(final)), 'pre-trained'
+            return (None, ) * 3, f'pre-training (logged up to step {max(train)})'
+        return (None, ) * 3, 'not started'
+    step = _final_step(final)
+    return tuple(curves[key].get(step) for key in _VALIDATION_KEYS), 'pre-trained'
+
+
+def _knn_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
+    """(k-NN top-1 at the final iteration, at iteration 0) of a finished pre-training, each
+    None where it was not logged (a config without mim_scaling.KNNProbeHook)."""
+    final = final_checkpoint(run.pretrain_config, work_dir, cfg_options)
+    if not final.exists():
+        return None, None
+    knn = read_scalars(work_dir, [KNN_TOP1_KEY])[KNN_TOP1_KEY]
+    return knn.get(_final_step(final)), knn.get(0)
 
 
 def _finetune_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
@@ -106,9 +142,12 @@ def collect_results(runs: Iterable[StudyRun], work_root: Union[str, Path],
     for run in runs:
         pretrain_dir = run.pretrain_work_dir(work_root)
         if run.from_scratch:  # nothing to wait for, no validation loss
-            val_loss, status = None, 'pre-trained'
+            validation, status = (None, ) * 3, 'pre-trained'
         else:
-            val_loss, status = _pretrain_result(run, pretrain_dir, pretrain_options)
+            validation, status = _pretrain_result(run, pretrain_dir, pretrain_options)
+        val_loss, zero_prediction_loss, gain = validation
+        knn_top1, knn_top1_init = (None, None) if run.from_scratch else _knn_result(
+            run, pretrain_dir, pretrain_options)
         finetune_dir = run.finetune_work_dir(work_root)
         top1 = None
         if finetune_dir is None:
@@ -125,11 +164,12 @@ def collect_results(runs: Iterable[StudyRun], work_root: Union[str, Path],
         results.append(StudyResult(
             model=run.model_label, data=run.data_label, length=run.length,
             backbone_params=params,
-            val_loss=val_loss, top1=top1,
+            val_loss=val_loss, top1=top1, zero_prediction_loss=zero_prediction_loss, gain=gain,
             released_val_loss=released.val_loss if released else None,
             released_top1=released.top1 if released else None,
             status=status, pretrain_work_dir='' if pretrain_dir is None else str(pretrain_dir),
-            finetune_work_dir='' if finetune_dir is None else str(finetune_dir)))
+            finetune_work_dir='' if finetune_dir is None else str(finetune_dir),
+            seed=run.seed, knn_top1=knn_top1, knn_top1_init=knn_top1_init))
     return results
 
 
@@ -160,10 +200,11 @@ def write_results(results: Sequence[StudyResult], csv_file: Union[str, Path],
 
 
 def read_results(csv_file: Union[str, Path]) -> List[StudyResult]:
-    """A table written by :func:`write_results`."""
+    """A table written by :func:`write_results` (also one written before its
+    zero-prediction loss and gain columns, read as empty)."""
     with open(csv_file, newline='') as f:
         reader = csv.DictReader(f)
-        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        missing = set(COLUMNS) - _LATER_COLUMNS - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f'{csv_file} is not a results table of tools/sweep.py: '
                              f'it lacks the columns {sorted(missing)}')
@@ -172,8 +213,9 @@ def read_results(csv_file: Union[str, Path]) -> List[StudyResult]:
     for row in rows:
         values = {}
         for column, name in zip(COLUMNS, _FIELDS):
-            text = row[column]
+            text = row.get(column, '')
             values[name] = (float(text) if text else None) if name in _FLOATS else text
+        values['seed'] = int(values['seed']) if values['seed'] else None
         results.append(StudyResult(**values))
     return results
 
@@ -183,13 +225,15 @@ def _number(value: Optional[float], digits: int) -> str:
 
 
 def results_markdown(results: Sequence[StudyResult]) -> str:
-    """A Markdown table: own and released validation loss and top-1 side by side."""
+    """A Markdown table: own and released validation loss and top-1 side by side, and the
+    own run's gain over predicting zero (the local mean)."""
     lines = ['| model | params | pre-training data | iterations | val loss | released | '
-             'top-1 | released | status |',
-             '|---|---|---|---|---|---|---|---|---|']
+             'gain over zero prediction | top-1 | released | status |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for r in results:
         lines.append(
             f'| {r.model} | {r.backbone_params or "-"} | {r.data} | {r.length} | '
             f'{_number(r.val_loss, 4)} | {_number(r.released_val_loss, 4)} | '
-            f'{_number(r.top1, 2)} | {_number(r.released_top1, 2)} | {r.status} |')
+            f'{_number(r.gain, 4)} | {_number(r.top1, 2)} | {_number(r.released_top1, 2)} | '
+            f'{r.status} |')
     return '\n'.join(lines) + '\n'

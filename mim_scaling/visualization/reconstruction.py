@@ -1,5 +1,5 @@
-"""Figure of SimMIM reconstructions: original, masked input, and the reconstructions of one
-or several models for the same masks."""
+"""Figure of SimMIM reconstructions: original, masked input, the zero prediction, and the
+reconstructions of one or several models for the same masks."""
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
@@ -12,13 +12,14 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 
-def display_batch(model, inputs: torch.Tensor,
-                  data_samples: Sequence) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images, masks, reconstructions) to draw, RGB in [0, 1] on the CPU.
+def display_batch(model, inputs: torch.Tensor, data_samples: Sequence
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, masks, zero predictions, reconstructions) to draw, RGB in [0, 1] on the CPU.
 
     ``inputs`` are the images as the data loader gives them to the model (0-255, in the
     channel order that its data preprocessor converts from); ``data_samples`` are the
-    predictions of ``mim_scaling.SimMIM`` for them (``mask`` and ``reconstruction`` each).
+    predictions of ``mim_scaling.SimMIM`` for them (``mask``, ``reconstruction`` and
+    ``zero_prediction_reconstruction`` each).
     """
     pre = model.data_preprocessor
     images = inputs.float().cpu()
@@ -26,15 +27,21 @@ def display_batch(model, inputs: torch.Tensor,
         images = images[:, [2, 1, 0]]
     mean = pre.mean.detach().float().cpu().view(1, -1, 1, 1)
     std = pre.std.detach().float().cpu().view(1, -1, 1, 1)
-    recon = torch.stack([s.reconstruction.detach().float().cpu() for s in data_samples])
+
+    def to_display(field):
+        normalised = torch.stack([getattr(s, field).detach().float().cpu() for s in data_samples])
+        return (normalised * std + mean) / 255.
+
     masks = torch.stack([s.mask.detach().cpu() for s in data_samples])
-    return images / 255., masks, (recon * std + mean) / 255.
+    return (images / 255., masks, to_display('zero_prediction_reconstruction'),
+            to_display('reconstruction'))
 
 
 def reconstruction_panels(images: torch.Tensor, masks: torch.Tensor,
                           *reconstructions: torch.Tensor):
     """RGB panels in [0, 1] of shape (B, 3, H, W) each: original, masked, and one
-    reconstruction per tensor of ``reconstructions`` (e.g. of several checkpoints).
+    reconstruction per tensor of ``reconstructions`` (e.g. the zero prediction and those of
+    several checkpoints).
 
     ``images`` and ``reconstructions`` are RGB in [0, 1]; ``masks`` is the (B, h, w) patch mask
     (1 = masked). A reconstruction keeps the visible pixels and shows the prediction where
@@ -48,24 +55,29 @@ def reconstruction_panels(images: torch.Tensor, masks: torch.Tensor,
 
 
 def save_reconstruction_figure(images: torch.Tensor, masks: torch.Tensor,
+                               zero_prediction: torch.Tensor,
                                reconstructions: Union[torch.Tensor, Sequence[torch.Tensor]],
                                out_file: Union[str, Path],
                                titles: Optional[Sequence[str]] = None) -> Path:
-    """One row per image, one column per panel of :func:`reconstruction_panels`.
+    """One row per image; columns: original, masked, the zero prediction and the
+    reconstructions (:func:`reconstruction_panels`).
 
     ``reconstructions`` is one (B, 3, H, W) tensor or a sequence of them, one per model, all
-    for the same masks; ``titles`` names the columns.
+    for the same masks; ``titles`` names their columns. The zero prediction (each window's
+    mean over the visible pixels, what predicting zero for the normalised target draws) is
+    the baseline beside them: what a model shows beyond it, it predicted.
     """
     if isinstance(reconstructions, torch.Tensor):
         reconstructions = [reconstructions]
     if titles is None:
-        titles = ['original', 'masked'] + (
-            ['reconstruction'] if len(reconstructions) == 1 else
-            [f'reconstruction {i + 1}' for i in range(len(reconstructions))])
+        titles = (['reconstruction'] if len(reconstructions) == 1 else
+                  [f'reconstruction {i + 1}' for i in range(len(reconstructions))])
+    if len(titles) != len(reconstructions):
+        raise ValueError(f'{len(titles)} titles for {len(reconstructions)} reconstructions')
+    titles = ['original', 'masked', 'zero prediction\n(visible local mean)', *titles]
     panels = reconstruction_panels(images.float().cpu(), masks.cpu(),
+                                   zero_prediction.float().cpu(),
                                    *[r.float().cpu() for r in reconstructions])
-    if len(titles) != len(panels):
-        raise ValueError(f'{len(titles)} titles for {len(panels)} columns')
     rows, cols = images.shape[0], len(panels)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.2, rows * 2.2), dpi=110,
                              squeeze=False)

@@ -14,9 +14,8 @@ zoo (``mim_scaling.study.released_results()``).
 
 Functions return the matplotlib ``Figure``; :func:`save_figure` writes and closes it.
 """
-import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import matplotlib
 
@@ -24,24 +23,11 @@ matplotlib.use('Agg')  # no display on training nodes
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from mim_scaling.study.observations import ordered, parse_count  # noqa: E402
+from mim_scaling.study.seeds import summarise, summarise_by_row  # noqa: E402
 from mim_scaling.zoo import MODEL_NAMES, load_zoo  # noqa: E402
 
 from .loss_curves import read_loss_curves  # noqa: E402
-
-_SCALES = {'': 1, 'k': 1e3, 'K': 1e3, 'M': 1e6, 'B': 1e9, 'G': 1e9}
-
-
-def parse_count(text: str) -> float:
-    """``'49M'`` -> 49e6, ``'1.06B'`` -> 1.06e9, ``'125k'`` -> 125e3, ``'60it'`` -> 60."""
-    match = re.fullmatch(r'\s*(\d+(?:\.\d+)?)\s*([kKMBG]?)(?:it|iters)?\s*', str(text))
-    if match is None:
-        raise ValueError(f'cannot read a count from {text!r} (e.g. 49M, 1.06B, 125k, 60it)')
-    return float(match.group(1)) * _SCALES[match.group(2)]
-
-
-def ordered(values: Iterable) -> list:
-    """Distinct values in order of first appearance (the zoo's order for its rows)."""
-    return list(dict.fromkeys(values))
 
 
 def marker_area(params: float, smallest: float) -> float:
@@ -76,49 +62,87 @@ def relative_training_cost(results: Sequence) -> List[float]:
     return [cost / unit for cost in costs]
 
 
-def figure_1(results: Sequence, title: Optional[str] = None) -> Figure:
-    """Fine-tuned top-1 against relative training cost: a line per pre-training data set
-    joining the schedules of each model, marker area growing with the parameter count.
-    Rows without pre-training (length 0, e.g. ``FROM_SCRATCH`` rows of a grid) have no cost
-    to plot: they are drawn as a grey horizontal line per model, the level pre-training has
-    to beat."""
-    finished = [r for r in results if r.top1 is not None]
-    rows = [r for r in finished if parse_count(r.length) > 0]
+# How Figure 1 names a control level drawn from the pre-trained rows' own field.
+_CONTROL_LABELS = {'knn_top1_init': 'random init (iteration 0)'}
+_Y_LABELS = {'top1': 'top-1 accuracy (%)',
+             'knn_top1': 'k-NN top-1 of the frozen features (%)'}
+
+
+def figure_1(results: Sequence, title: Optional[str] = None, value: str = 'top1',
+             control: Optional[str] = None) -> Figure:
+    """Top-1 against relative training cost: a line per pre-training data set joining the
+    schedules of each model, marker area growing with the parameter count.
+
+    ``value`` is the field plotted: ``'top1'`` (fine-tuned) or ``'knn_top1'`` (the frozen
+    features' k-NN top-1). A row run with several seeds is one point, the mean, with an
+    error bar of one standard deviation; the legend says over how many seeds. Rows without
+    pre-training (length 0, e.g. ``FROM_SCRATCH`` rows of a grid) have no cost to plot: they
+    are drawn as a grey horizontal line per model, the level pre-training has to beat; so is
+    ``control``, a field of the pre-trained rows themselves (e.g. ``'knn_top1_init'``, the
+    same runs' k-NN top-1 at iteration 0), with a band of one standard deviation.
+    """
+    summaries = summarise_by_row(results, value)
+    rows = {key: s for key, s in summaries.items() if parse_count(key[2]) > 0}
     if not rows:
-        raise ValueError('no fine-tuned top-1 of a pre-trained model in the results: Figure 1 '
-                         'needs finished fine-tunings (or the released table)')
-    released = _released_models(rows)
-    costs = relative_training_cost(rows)
-    params = [parse_count(r.backbone_params) for r in rows]
-    smallest = min(params)
+        what = 'fine-tuned top-1' if value == 'top1' else value
+        raise ValueError(f'no {what} of a pre-trained model in the results: Figure 1 needs '
+                         'finished fine-tunings, k-NN probes (value=\'knn_top1\') or the '
+                         'released table')
+    first = {}  # a result per row: what the cost and the marker need
+    for r in results:
+        first.setdefault((r.model, r.data, r.length), r)
+    released = _released_models([first[key] for key in rows])
+    costs = dict(zip(rows, relative_training_cost([first[key] for key in rows])))
+    params = {key: parse_count(first[key].backbone_params) for key in rows}
+    smallest = min(params.values())
+    seeds = sorted({s.n for s in rows.values()})
     fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
-    for i, data in enumerate(ordered(r.data for r in rows)):
+    for i, data in enumerate(ordered(key[1] for key in rows)):
         # One line per data set, in pieces: each model's schedules joined by increasing cost
         # (NaN breaks the line between models).
-        xs, ys, sizes = [], [], []
-        for model in ordered(r.model for r in rows if r.data == data):
-            points = sorted((c, r.top1, p) for r, c, p in zip(rows, costs, params)
-                            if r.data == data and r.model == model)
+        xs, ys, errors, sizes = [], [], [], []
+        for model in ordered(key[0] for key in rows if key[1] == data):
+            points = sorted((costs[key], rows[key].mean, rows[key].std, params[key])
+                            for key in rows if key[:2] == (model, data))
             if xs:
                 xs.append(float('nan'))
                 ys.append(float('nan'))
-            xs += [c for c, _, _ in points]
-            ys += [t for _, t, _ in points]
-            sizes += [p for _, _, p in points]
+            xs += [c for c, _, _, _ in points]
+            ys += [m for _, m, _, _ in points]
+            errors += [e for _, _, e, _ in points]
+            sizes += [p for _, _, _, p in points]
         ax.plot(xs, ys, '-', color=f'C{i}', alpha=0.8, label=data)
         visible = [(x, y) for x, y in zip(xs, ys) if x == x]  # without the breaks
+        if seeds != [1]:
+            ax.errorbar(*zip(*visible), yerr=errors, fmt='none', ecolor=f'C{i}', elinewidth=1,
+                        capsize=3, zorder=2)
         ax.scatter(*zip(*visible), s=[marker_area(p, smallest) for p in sizes], color=f'C{i}',
                    edgecolors='white', linewidths=0.5, zorder=3)
-    for j, r in enumerate(r for r in finished if parse_count(r.length) == 0):
-        ax.axhline(r.top1, color='0.45', linestyle=('--', ':', '-.')[j % 3], linewidth=1.2,
-                   label=f'{r.model}, no pre-training')
+    levels = [(f'{key[0]}, no pre-training', s)
+              for key, s in summaries.items() if parse_count(key[2]) == 0]
+    if control is not None:
+        # One level per model over its seeds: the untrained weights of a seed are the same
+        # whatever the row's data and length, so each seed counts once.
+        by_seed = {(r.model, r.seed): getattr(r, control) for r in results
+                   if parse_count(r.length) > 0 and getattr(r, control) is not None}
+        for model in ordered(m for m, _ in by_seed):
+            levels.append((f'{model}, {_CONTROL_LABELS.get(control, control)}',
+                           summarise([v for (m, _), v in by_seed.items() if m == model])))
+    for j, (label, s) in enumerate(levels):
+        style = ('--', ':', '-.')[j % 3]
+        ax.axhline(s.mean, color='0.45', linestyle=style, linewidth=1.2, label=label)
+        if s.n > 1:
+            ax.axhspan(s.mean - s.std, s.mean + s.std, color='0.45', alpha=0.12, linewidth=0)
     ax.set_xscale('log')
     ax.set_xlabel('relative training cost (' + (
         'SwinV2-S, 125k iterations = 1)' if released else 'cheapest run = 1)'))
-    ax.set_ylabel('top-1 accuracy (%)')
-    ax.set_title(title or ('ImageNet-1K top-1' if released else 'top-1') + ' after fine-tuning')
+    ax.set_ylabel(_Y_LABELS.get(value, value))
+    ax.set_title(title or (('ImageNet-1K top-1' if released else 'top-1') + ' after fine-tuning'
+                           if value == 'top1' else _Y_LABELS.get(value, value)))
     ax.grid(alpha=0.3, which='both')
-    ax.legend(title='pre-training data', fontsize=8)
+    spread = ('' if seeds == [1] else
+              f'\nmean ± std over {"/".join(map(str, seeds))} seeds')
+    ax.legend(title='pre-training data' + spread, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -181,18 +205,19 @@ def figure_3(results: Sequence, length: Optional[str] = None) -> Figure:
 
 def study_table(results: Sequence, value: str = 'val_loss', digits: int = 4) -> str:
     """A Markdown table of one field of the results (e.g. ``val_loss``, ``top1``): a row per
-    model and length, a column per pre-training data set, as the paper tabulates them. Rows
-    and columns without any value (e.g. fine-tunings from scratch in a table of validation
+    model and length, a column per pre-training data set, as the paper tabulates them. A
+    cell run with several seeds gives their mean ± standard deviation and n. Rows and
+    columns without any value (e.g. fine-tunings from scratch in a table of validation
     losses) are left out."""
-    results = [r for r in results if getattr(r, value) is not None] or results
-    datas = ordered(r.data for r in results)
-    cells = {(r.model, r.length, r.data): getattr(r, value) for r in results}
+    cells = summarise_by_row(results, value)
+    shown = [r for r in results if getattr(r, value) is not None] or results
+    datas = ordered(r.data for r in shown)
     lines = ['| model | iterations | ' + ' | '.join(datas) + ' |',
              '|---|---|' + '---|' * len(datas)]
-    for model, length in ordered((r.model, r.length) for r in results):
-        values = [cells.get((model, length, d)) for d in datas]
+    for model, length in ordered((r.model, r.length) for r in shown):
+        summaries = [cells.get((model, d, length)) for d in datas]
         lines.append(f'| {model} | {length} | ' + ' | '.join(
-            '-' if v is None else f'{v:.{digits}f}' for v in values) + ' |')
+            '-' if s is None else s.format(digits) for s in summaries) + ' |')
     return '\n'.join(lines) + '\n'
 
 

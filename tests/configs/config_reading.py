@@ -4,7 +4,7 @@ from pathlib import Path
 from mmengine.config import Config
 
 import mim_scaling  # noqa: F401  (registers what the configs name)
-from mim_scaling.engine.config_checks import check_config
+from mim_scaling.engine.config import check_config
 
 REPO = Path(__file__).resolve().parents[2]
 

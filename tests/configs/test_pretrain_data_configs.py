@@ -47,10 +47,12 @@ def test_row_config_is_its_in1k_config_on_its_data_set(entry):
     in1k = in1k_config(entry.model, entry.length)  # Table 1 in full: test_pretrain_configs
     # Table 1's schedule for this length ...
     assert cfg.train_cfg.max_iters == entry.iters
-    warmup, step = cfg.param_scheduler
-    assert (warmup.type, warmup.end, warmup.start_factor) == ('LinearLR', 6250, 0.005)
-    assert (step.type, step.milestones, step.gamma) == ('MultiStepLR', [STEP[entry.length]],
-                                                        0.1)
+    # (the lr of every update: test_pretrain_configs; the reference's lr of update i is set
+    # after update i - 1, so its step counts from the update after Table 1's step iteration)
+    warmup_start, warmup, step = cfg.param_scheduler
+    assert (warmup.type, warmup.end, warmup.start_factor) == ('LinearLR', 6252, 0.005)
+    assert (step.type, step.milestones, step.gamma) == ('MultiStepLR',
+                                                        [STEP[entry.length] + 1], 0.1)
     # ... and everything but the training images (model, batch, validation on ImageNet-1K
     # val, runtime) as in the ImageNet-1K config of the same model and length.
     assert cfg.model.backbone.arch == ARCH[entry.model]

@@ -48,6 +48,12 @@ def save_simmim_checkpoint(path: Path) -> Path:
     torch.manual_seed(0)
     backbone = SwinV2(arch=TINY_ARCH, img_size=192, window_size=12, use_mask_token=True)
     backbone.init_weights()
+    # Pre-training has moved every block's residual post-norms off their initial zeros,
+    # which would otherwise stop all gradient to the attention and MLP in the first update.
+    with torch.no_grad():
+        for name, param in backbone.named_parameters():
+            if '.norm1.' in name or '.norm2.' in name:
+                param.normal_(1.0 if name.endswith('weight') else 0.0, 0.02)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in backbone.state_dict().items()}},
                path)
     return path

@@ -1,7 +1,9 @@
 """Rank correlations of validation loss and top-1: values worked out by hand on small tables,
-groups by model and data set, and reproducible bootstrap intervals."""
+groups by model and data set, and reproducible bootstrap intervals that resample whole
+cells."""
 import math
 
+import numpy as np
 import pytest
 
 from mim_scaling.study.correlation import loss_top1_correlations, rank_correlation
@@ -44,7 +46,10 @@ def test_a_perfectly_ordered_group_has_a_point_interval_and_groups_follow_the_ta
     assert (b.spearman, b.kendall) == (pytest.approx(-1), pytest.approx(-1))
     assert b.spearman_ci == (pytest.approx(-1), pytest.approx(-1))
     assert b.kendall_ci == (pytest.approx(-1), pytest.approx(-1))
-    assert 80 < b.resamples <= 100  # resamples of one repeated row are dropped
+    assert b.resamples == 100  # one cell: every resample is the whole group
+    # resampled row by row, a resample of one repeated row has no correlation: dropped
+    by_row = rank_correlation([0.49, 0.48, 0.47, 0.46], [81.0, 82.0, 83.0, 84.0], n_boot=100)
+    assert 80 < by_row.resamples < 100
     low, high = results['model a'].spearman_ci
     assert -1 <= low < -0.4 < high <= 1
 
@@ -60,5 +65,27 @@ def test_the_bootstrap_is_fixed_by_its_seed():
 def test_no_correlation_without_three_rows_or_with_constant_values():
     assert rank_correlation([0.4, 0.5], [80.0, 81.0]) is None
     assert rank_correlation([0.4, 0.4, 0.4], [80.0, 81.0, 82.0]) is None
-    with pytest.raises(ValueError, match='3 x values but 2 y values'):
-        rank_correlation([0.4, 0.5, 0.6], [80.0, 81.0])
+    with pytest.raises(ValueError, match='3 x values, 2 y values and 3 cells'):
+        rank_correlation([0.4, 0.5, 0.6], [80.0, 81.0], cells='abc')
+
+
+def test_rows_of_one_cell_are_not_taken_for_independent_evidence():
+    # 8 cells of 3 near-copies of a row: the evidence is 8 pairs, not 24. Resampling rows
+    # finds the correlation of 24 pairs, resampling cells that of 8: a wider interval.
+    rng = np.random.default_rng(0)
+    loss = np.repeat(rng.normal(0, 1, 8), 3) + rng.normal(0, 0.01, 24)
+    top1 = -0.5 * loss + np.repeat(rng.normal(0, 1, 8), 3)
+    cells = np.repeat(np.arange(8), 3)
+    by_cell = rank_correlation(loss, top1, n_boot=100, cells=cells)
+    by_row = rank_correlation(loss, top1, n_boot=100)
+    assert by_cell.spearman == by_row.spearman
+    width = {name: r.spearman_ci[1] - r.spearman_ci[0]
+             for name, r in (('cell', by_cell), ('row', by_row))}
+    assert width['cell'] > 1.4 * width['row']
+    # a table's groups bootstrap its (model, data set) cells
+    keys = [(m, d) for m in 'ab' for d in 'xyzw']
+    rows = [Observation(*keys[c], f'{k}k', 1e6, 1e3 * k, float(x), float(y))
+            for c, k, x, y in zip(cells, [1, 2, 3] * 8, loss, top1)]
+    overall = loss_top1_correlations(rows, n_boot=100)[0]
+    assert overall.group == 'all rows'
+    assert overall.spearman_ci == by_cell.spearman_ci

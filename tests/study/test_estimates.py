@@ -1,48 +1,73 @@
 """mim_scaling.study.estimates: a run's images, GPU-hours and cost from a measured
-throughput, and the table of measured throughputs in docs/benchmarks.md."""
+throughput, and the package's table of measured throughputs per GPU, model, task and image
+size."""
 import pytest
 from mmengine.config import Config
 
-from mim_scaling.study.estimates import (BENCHMARKS, RunEstimate, estimate, find_throughput,
-                                         read_throughputs)
+from mim_scaling.study.estimates import (THROUGHPUTS, RunEstimate, estimate, find_throughput,
+                                         read_throughputs, throughput_key)
 
-DOC = """# Benchmarks
-
-## Something else
-
-| configs | GPU | images/s per GPU | measured with |
-|---|---|---|---|
-| not_this_* | X | 1 | - |
-
-## Training throughput per GPU (read by tools/sweep.py)
-
-| configs | GPU | images/s per GPU | measured with |
-|---|---|---|---|
-| `simmim_swinv2-b_*` | NVIDIA H100 80GB | 1,250.5 | benchmark_simmim.py --batch 128 |
-| simmim_swinv2-* | NVIDIA A100 40GB | 600 | benchmark_simmim.py --batch 64 |
-
-## Next section
-
-| simmim_swinv2-l_* | Y | 7 | - |
-"""
+HEADER = 'gpu\tmodel\ttask\timage_size\timages_per_second\tsource\n'
 
 
-def test_the_table_is_read_from_its_section_only_and_matched_by_config_name(tmp_path):
-    doc = tmp_path / 'benchmarks.md'
-    doc.write_text(DOC)
-    table = read_throughputs(doc)
-    assert [(row.configs, row.gpu, row.images_per_second) for row in table] == [
-        ('simmim_swinv2-b_*', 'NVIDIA H100 80GB', 1250.5),
-        ('simmim_swinv2-*', 'NVIDIA A100 40GB', 600.0)]
-    assert find_throughput('configs/pretrain/simmim_swinv2-b_125k_in1k.py', table).gpu == \
-        'NVIDIA H100 80GB'  # the first match
-    assert find_throughput('simmim_swinv2-l_500k_in22k.py', table).images_per_second == 600
-    assert find_throughput('configs/imagenet/swinv2-b_ft_in1k.py', table) is None
+def table(tmp_path, *rows):
+    path = tmp_path / 'throughputs.tsv'
+    path.write_text(HEADER + ''.join(f'{row}\n' for row in rows))
+    return path
+
+
+def test_rows_are_matched_by_model_task_and_image_size_on_one_gpu(tmp_path):
+    rows = read_throughputs(table(
+        tmp_path,
+        'NVIDIA H100 80GB HBM3\tbase\tpretrain\t192\t1250.5\tbenchmark_simmim.py, 2026-12-01',
+        'NVIDIA H100 80GB HBM3\tbase\tfinetune\t224\t800\tbenchmark_simmim.py, 2026-12-01',
+        'NVIDIA A100-SXM4-40GB\tbase\tpretrain\t192\t600\tbenchmark_simmim.py, 2026-11-02',
+        'NVIDIA A100-SXM4-40GB\tbase\tpretrain\t192\t650\tbenchmark_simmim.py, 2026-12-02'))
+    assert rows[0].images_per_second == 1250.5 and rows[0].image_size == 192
+    assert find_throughput(rows, 'base', 'finetune', 224).images_per_second == 800
+    assert find_throughput(rows, 'base', 'finetune', 192) is None  # another image size
+    assert find_throughput(rows, 'large', 'pretrain', 192) is None
+    # Pre-training at 192 px was measured on two GPUs: the user names theirs; of two rows of
+    # one GPU, the later (the latest measurement) counts.
+    with pytest.raises(ValueError, match=r'several GPUs \(NVIDIA A100-SXM4-40GB, NVIDIA H100 '
+                       r'80GB HBM3\): name yours with --gpu-type'):
+        find_throughput(rows, 'base', 'pretrain', 192)
+    assert find_throughput(rows, 'base', 'pretrain', 192, gpu='h100').images_per_second == \
+        1250.5
+    assert find_throughput(rows, 'base', 'pretrain', 192, gpu='A100').images_per_second == 650
+
+
+@pytest.mark.parametrize('row, problem', [
+    ('H100\tbase\ttrain\t192\t1000\tx', "task 'train' is not one of"),
+    ('H100\tbase\tpretrain\t192px\t1000\tx', 'image_size must be an integer'),
+    ('H100\tbase\tpretrain\t192\t-5\tx', 'image_size and images_per_second must be positive'),
+    ('H100\tbase\tpretrain\t192\t1000\t', 'a figure needs its gpu, model and source'),
+    ('H100\tbase\tpretrain\t192\t1000', '6 tab-separated cells expected'),
+])
+def test_a_malformed_row_is_refused_with_its_line(tmp_path, row, problem):
+    path = table(tmp_path, 'H100\tbase\tfinetune\t224\t700\tx', row)
+    with pytest.raises(ValueError, match=f'{path}, line 3: {problem}'):
+        read_throughputs(path)
+    path.write_text('gpu,model,task\n')
+    with pytest.raises(ValueError, match='the header must be'):
+        read_throughputs(path)
 
 
 def test_the_shipped_table_holds_measured_gpu_figures_only():
-    for row in read_throughputs(BENCHMARKS):  # none yet; any row must name its GPU
-        assert row.gpu and row.images_per_second > 0 and row.measured_with
+    # No GPU figure has been measured yet (docs/benchmarks.md): the table may be empty, and
+    # every row it gets must name its GPU and how it was measured (read_throughputs checks).
+    for row in read_throughputs(THROUGHPUTS):
+        assert row.gpu and row.source and row.images_per_second > 0
+
+
+def test_a_configs_key_is_its_backbones_arch_and_image_size():
+    def key(**backbone):
+        return throughput_key(Config(dict(model=dict(backbone=backbone))))
+
+    assert key(arch='base', img_size=192) == ('base', 192)
+    assert key(arch='large', img_size=(224, 224)) == ('large', 224)
+    assert key(arch=dict(embed_dims=16), img_size=64) is None  # no name to look up
+    assert key(arch='base', img_size=(192, 256)) is None
 
 
 def test_estimate_of_an_iteration_and_an_epoch_based_run(tmp_path):

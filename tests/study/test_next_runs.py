@@ -1,9 +1,11 @@
 """What to run next: the best predicted point under a budget is where the analytic optimum
-of a known law lies; grid cells within the budget; GPU-hours from a throughput."""
+of a known law lies; grid cells within the budget; intervals from refitted laws; no advice
+where the law misfits a data set's rows beyond the noise floor; GPU-hours from a
+throughput."""
 import numpy as np
 import pytest
 
-from mim_scaling.study.next_runs import (best_cell, best_off_grid, gpu_hours_per_cost,
+from mim_scaling.study.next_runs import (advise, best_cell, best_off_grid, gpu_hours_per_cost,
                                          search_box)
 from mim_scaling.study.observations import Observation, data_size
 from mim_scaling.study.scaling_law import OVER_FITTING, LawFit
@@ -14,10 +16,10 @@ ROWS = [Observation(m, 'in1k', f'{it // 1000}k', p, it, loss - gain, None, image
         for it, loss in ((125000, 0.47), (500000, 0.46))]
 
 
-def law(params):
+def law(params, y=(), loo=None):
     empty = np.zeros(0)
-    return LawFit(OVER_FITTING, np.array(params, float), np.zeros(8), 1.0, empty, empty, empty,
-                  empty)
+    return LawFit(OVER_FITTING, np.array(params, float), 1.0, empty, empty, empty,
+                  np.array(y, float), loo)
 
 
 def test_under_a_budget_the_best_point_is_the_analytic_optimum():
@@ -39,6 +41,37 @@ def test_under_a_budget_the_best_point_is_the_analytic_optimum():
     unbounded = best_off_grid(fit, 'in1k', 1.28e6, search)
     assert unbounded.at_edge == 'largest model, longest'
     assert best_off_grid(fit, 'in1k', 1.28e6, search, budget=0.001) is None
+
+
+def test_advice_has_the_refits_spread_and_is_withheld_where_the_law_misfits():
+    # The same rows on a second data set, 10% of the images; the law's held-out errors are
+    # 0.0005 on in1k and 0.01 on in1k-10pct, against a noise floor of 0.001.
+    rows = ROWS + [Observation(o.model, 'in1k-10pct', o.length, o.params, o.iters, o.val_loss,
+                               None, images=1.28e5) for o in ROWS]
+    y = np.array([o.val_loss for o in rows])
+    loo = y + np.array([0.0005, -0.0005] * 2 + [0.01, -0.01] * 2)
+    params = [0.4, 0.05, 0.05, 0.0, 0.5, 0.5, 0.0, 0.0]
+    fit = law(params, y, loo)
+    # refits with A from 0.03 to 0.07: the optimum under a budget moves along its line
+    refits = np.array([[0.4, a, 0.05, 0.0, 0.5, 0.5, 0.0, 0.0] for a in (0.03, 0.05, 0.07)])
+    search = search_box(rows, span=8, points=121)
+    advice = advise(fit, rows, y, search, [None, 16.0], refits, noise_floor=0.001,
+                    misfit_factor=2.0)
+    assert [(a.data, a.budget) for a in advice] == [
+        ('in1k', None), ('in1k', 16.0), ('in1k-10pct', None), ('in1k-10pct', 16.0)]
+    in1k, ten = advice[1], advice[3]
+    assert in1k.misfit == pytest.approx(0.0005) and not in1k.withheld
+    assert in1k.point == best_off_grid(fit, 'in1k', 1.28e6, search, 16.0)
+    # a larger A asks for a larger model: the full fit's point lies inside the refits'
+    low, high = in1k.params_interval
+    assert low < in1k.point.params < high
+    assert low == pytest.approx(best_off_grid(law(refits[0]), 'in1k', 1.28e6, search,
+                                              16.0).params, rel=0.05)
+    assert in1k.at_edge_share == 0
+    # 0.01 is 10 noise floors: no point is advised, the grid's best cell still is
+    assert ten.misfit == pytest.approx(0.01) and ten.withheld and ten.point is None
+    assert (ten.cell.model, ten.cell.length) == ('B', '500k')
+    assert ten.params_interval[0] != ten.params_interval[0]  # NaN: no interval either
 
 
 def test_the_best_grid_cell_is_measured_and_within_the_budget():

@@ -2,7 +2,6 @@
 import copy
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -13,14 +12,10 @@ from mmengine.runner import Runner
 
 from mim_scaling.safe_loading import safe_load
 
+from ports import free_port
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY_DIR = osp.join(REPO, 'tests', '_toy')
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.dist

@@ -11,29 +11,19 @@ samples, none skipped or repeated.
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import psutil
 import pytest
 
-TESTS = Path(__file__).parents[1]
-sys.path.insert(0, str(TESTS / 'engine'))
-from preemptible_toy import (ROOT, all_losses, dist_train_command, environment,  # noqa: E402
+from ports import free_port
+from preemptible_toy import (ROOT, all_losses, dist_train_command, environment,
                              learning_rates, ranks_command, run_log, samples,
                              train_in_process, write_config)
 
 ONE, STOP, ITERS = 2, 4, 6  # 1 process to iteration 2, then 2 processes, stopped after 4
 SAMPLES = ONE * 4 + (ITERS - ONE) * 8
 pytestmark = pytest.mark.dist
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def launch(config, work_dir, log, script=True):

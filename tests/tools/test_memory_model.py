@@ -1,5 +1,6 @@
 """tools/benchmarks/memory_model.py predicts the peak memory of a training step that PyTorch's
-allocator records for a small SimMIM model on the CPU, with and without checkpointing."""
+allocator records for a small SimMIM model and a small classifier (fine-tuning) on the CPU,
+with and without checkpointing."""
 import os.path as osp
 
 import pytest
@@ -19,15 +20,16 @@ def memory_model():
         sys.path.remove(osp.join(REPO, 'tools', 'benchmarks'))
 
 
-def test_predicted_peak_matches_the_measured_one(memory_model):
+@pytest.mark.parametrize('task', ['pretrain', 'finetune'])
+def test_predicted_peak_matches_the_measured_one(memory_model, task):
     # Activations are fitted on widths 32 and 64; the model checked is 48 wide.
     size, window, depths, batch, width = 96, 6, (2, 2, 2, 2), 8, 48
-    activations = memory_model.fit_activations(depths, size, window)
+    activations = memory_model.fit_activations(depths, size, window, task=task)
     assert activations.per_image(width, with_cp=True) < activations.per_image(width) / 2
     for with_cp in (False, True):
-        cfg = memory_model.simmim_config(width, depths, size, window, with_cp=with_cp)
+        cfg = memory_model.model_config(task, width, depths, size, window, with_cp=with_cp)
         predicted = memory_model.predict_step(cfg, batch, size, activations)
-        measured = memory_model.measure_step(cfg, batch, size)
+        measured = memory_model.measure_step(cfg, batch, size, task)
         assert abs(predicted / measured - 1) < TOLERANCE, (with_cp, predicted, measured)
 
 

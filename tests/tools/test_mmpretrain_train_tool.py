@@ -1,6 +1,6 @@
-"""mmpretrain's own tools/train.py (installed with mmpretrain, as `mim train mmpretrain` runs
-it) on the demo config: it builds the configs' runner_type, so skip_unreadable_images,
-tensorboard and the build-time checks work as under this project's tools/train.py."""
+"""mmpretrain's own tools/train.py (installed with mmpretrain) on the demo config: it builds
+the configs' runner_type, so skip_unreadable_images, tensorboard and the build-time checks
+work as under this project's tools/train.py."""
 import os.path as osp
 import re
 import runpy
@@ -11,7 +11,7 @@ import mmpretrain
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mim_scaling.engine.config_checks import ConfigError
+from mim_scaling.engine.config import ConfigError
 from mim_scaling.safe_loading import safe_load
 from unreadable_files import jpeg_bytes, write_bad_images
 

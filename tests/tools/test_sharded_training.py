@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 
 from mim_scaling.safe_loading import safe_load
 
+from ports import free_port
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY_DIR = osp.join(REPO, 'tests', '_toy')
 MEMORY_BASE = osp.join(REPO, 'configs', '_base_', 'memory_ckpt_bf16_zero1.py')
@@ -27,7 +29,6 @@ optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.05, weight
 
 
 def dist_train(config, work_dir, tmp_path, *options):
-    from test_dist_train import free_port
     env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable,
                PYTHONPATH=os.pathsep.join([TOY_DIR, os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run(
@@ -40,10 +41,11 @@ def dist_train(config, work_dir, tmp_path, *options):
 
 
 def test_h_and_g_configs_get_checkpointing_bf16_and_sharded_adamw():
-    from mim_scaling.engine.memory_saving import apply_memory_saving
+    from mim_scaling.engine.config.memory_saving import apply_memory_saving
     for name in ('simmim_swinv2-h_125k_in1k.py', 'simmim_swinv2-g_500k_in22k.py'):
         cfg = Config.fromfile(osp.join(REPO, 'configs', 'pretrain', name))
-        apply_memory_saving(cfg, distributed=True)
+        cfg.launcher = 'pytorch'
+        apply_memory_saving(cfg)
         assert cfg.model.backbone.with_cp
         assert cfg.optim_wrapper.type == 'mim_scaling.BF16FiniteLossOptimWrapper'
         optimizer = cfg.optim_wrapper.optimizer
@@ -52,7 +54,7 @@ def test_h_and_g_configs_get_checkpointing_bf16_and_sharded_adamw():
         assert cfg.custom_hooks[-1].type == 'mim_scaling.ConsolidateOptimizerStateHook'
         assert cfg.model_wrapper_cfg.gradient_as_bucket_view
     single = Config.fromfile(osp.join(REPO, 'configs', 'pretrain', name))
-    apply_memory_saving(single, distributed=False)  # one process: nothing to shard
+    apply_memory_saving(single)  # one process (launcher 'none'): nothing to shard
     assert single.optim_wrapper.optimizer.type == 'AdamW'
     base = Config.fromfile(osp.join(REPO, 'configs', 'pretrain', 'simmim_swinv2-b_125k_in1k.py'))
     assert base.get('memory_saving') is None

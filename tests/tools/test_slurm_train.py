@@ -60,3 +60,13 @@ def test_a_requeued_job_resumes_and_a_finished_one_is_not_requeued(tmp_path):
     assert result.returncode == 0, result.stderr
     [srun] = calls
     assert srun.endswith('--launcher=slurm --amp --resume')
+
+
+def test_a_signal_for_the_batch_shell_alone_is_refused(tmp_path):
+    # --signal=B:USR1@600 signals only the batch shell, which dies (138) without the
+    # training processes saving: the job would be neither saved nor requeued.
+    result, calls = slurm_train(tmp_path, SIGNAL='B:USR1@600')
+    assert result.returncode == 2
+    assert not calls
+    assert "SIGNAL=B:USR1@600 would signal only the batch shell" in result.stderr
+    assert 'SIGNAL=USR1@600' in result.stderr

@@ -10,8 +10,7 @@ import mmengine
 import pytest
 import torch
 
-from mim_scaling.engine import runner as runner_module
-from mim_scaling.engine.config_checks import ConfigError
+from mim_scaling.engine.config import checks
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -85,12 +84,19 @@ def test_resume_on_a_work_dir_without_checkpoint_says_so(train_tool, toy_config,
                '--cfg-options', f'load_from={weights}', 'train_cfg.max_iters=6',
                name='own_checkpoint')
     assert 'resumed epoch: 0, iter: 4' in log and 'Iter(train) [5/6]' in log
-    # A checkpoint named on the command line must exist.
+    # A checkpoint named on the command line must exist, and be whole: the tool ends with
+    # the reason (SystemExit with a message: no traceback).
     missing = str(tmp_path / 'mistyped' / 'iter_9.pth')
-    with pytest.raises(ConfigError, match=f'cannot resume from load_from={missing}: the file '
+    with pytest.raises(SystemExit, match=f'cannot resume from load_from={missing}: the file '
                        'does not exist'):
         call(train_tool, capsys, toy_config, '--work-dir', mistyped, '--resume', missing,
              name='missing')
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(open(weights, 'rb').read()[:1000])
+    with pytest.raises(SystemExit, match=f'cannot resume from load_from={truncated}: it is not '
+                       'a complete zip archive'):
+        call(train_tool, capsys, toy_config, '--work-dir', mistyped, '--resume',
+             str(truncated), name='truncated')
 
 
 def test_resume_from_a_path_then_test_with_out(train_tool, toy_config, tmp_path, capsys):
@@ -126,8 +132,8 @@ def test_resume_from_a_path_then_test_with_out(train_tool, toy_config, tmp_path,
 def test_amp_without_gpu_stops_with_a_clear_message(train_tool, toy_config, monkeypatch):
     for name in ('is_cuda_available', 'is_npu_available', 'is_mlu_available',
                  'is_musa_available'):
-        monkeypatch.setattr(runner_module, name, lambda: False)
-    with pytest.raises(ValueError, match='--amp.* autocasts on a CUDA'):
+        monkeypatch.setattr(checks, name, lambda: False)
+    with pytest.raises(SystemExit, match='--amp.* autocasts on a CUDA'):
         train_tool.main([toy_config, '--amp'])
 
 

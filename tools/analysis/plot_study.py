@@ -12,7 +12,10 @@ finished. ``--zoo`` draws Figure 1 and the validation-loss and top-1 tables of t
 model zoo, with no runs of one's own. Outputs (in ``--out-dir``, default: next to the CSV,
 or ``work_dirs/study_figures`` for ``--zoo``): ``figure1_top1_vs_cost.png``,
 ``figure2_loss_by_model.png``, ``figure3_loss_by_data.png``, ``val_loss_table.md``,
-``top1_table.md``.
+``top1_table.md``; for a grid probed by k-NN (``mim_scaling.KNNProbeHook``, e.g. the
+README's labelled miniature) also ``figure1_knn_vs_cost.png`` and ``knn_table.md`` (and
+``knn_init_table.md``, the same runs at iteration 0). Rows run with several seeds are
+given as mean ± standard deviation (n) in the tables and with error bars in Figure 1.
 """
 import argparse
 from pathlib import Path
@@ -48,7 +51,8 @@ def main(argv=None):
         out_dir = Path(args.out_dir or Path(args.results).parent)
     written, skipped = [], []
 
-    tables = (('val_loss_table.md', 'val_loss', 4), ('top1_table.md', 'top1', 2))
+    tables = (('val_loss_table.md', 'val_loss', 4), ('top1_table.md', 'top1', 2),
+              ('knn_table.md', 'knn_top1', 1), ('knn_init_table.md', 'knn_top1_init', 1))
     for name, value, digits in tables:
         if any(getattr(r, value) is not None for r in results):
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +62,9 @@ def main(argv=None):
         written.append(save_figure(figure_1(results), out_dir / 'figure1_top1_vs_cost.png'))
     else:
         skipped.append('Figure 1 (no fine-tuned top-1 yet)')
+    if any(r.knn_top1 is not None for r in results):  # a grid probed by mim_scaling.KNNProbeHook
+        written.append(save_figure(figure_1(results, value='knn_top1', control='knn_top1_init'),
+                                   out_dir / 'figure1_knn_vs_cost.png'))
     if not args.zoo:
         try:
             written.append(save_figure(figure_2(results, args.length),

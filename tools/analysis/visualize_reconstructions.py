@@ -9,10 +9,13 @@ ImageNet-1K) next to a non-overfitting one (on 100%)::
                       work_dirs/simmim_swinv2-l_500k_in1k/iter_500000.pth \\
         --labels 'IN-1K 10%' 'IN-1K 100%' --out work_dirs/figure4.png
 
-Each row is an image: the original, the masked input, then one reconstruction per
-checkpoint. The images go through the config's test pipeline (resize, centre crop and the
-SimMIM mask, seeded per image with ``--seed``), once: every checkpoint sees the same crops
-and the same masks. Checkpoints are the Runner's pre-training checkpoints or released ones
+Each row is an image: the original, the masked input, the zero prediction (the local mean
+of the visible pixels: what a model that learnt nothing draws), then one reconstruction per
+checkpoint. Predictions are mapped back to pixels with the statistics of the visible pixels
+alone, so the figure shows nothing of the masked pixels that a model did not predict. The
+images go through the config's test pipeline (resize, centre crop and the SimMIM mask,
+seeded per image with ``--seed``), once: every checkpoint sees the same crops and the same
+masks. Checkpoints are the Runner's pre-training checkpoints or released ones
 converted by ``tools/model_converters/simmim2mmengine.py`` (without ``--backbone-only``:
 the decoder is needed); ``--model-configs`` gives one config per checkpoint when they are of
 different models. Checkpoints load with PyTorch's safe ``weights_only`` loading.
@@ -74,8 +77,13 @@ def masked_batch(cfg: Config, image_paths, seed: int = 0):
 
 
 def reconstruct(cfg: Config, batch, checkpoints, model_configs=None, device='cpu'):
-    """(images, masks, [reconstruction per checkpoint]) of one batch, RGB in [0, 1]."""
-    reconstructions, masks = [], None
+    """(images, masks, zero prediction, [reconstruction per checkpoint]) of one batch, RGB
+    in [0, 1].
+
+    The zero prediction depends on the images, masks and target alone, not on the weights:
+    it is drawn once, as the first checkpoint's model gives it.
+    """
+    reconstructions, zero_prediction = [], None
     for i, checkpoint in enumerate(checkpoints):
         model_cfg = Config.fromfile(model_configs[i]) if model_configs else cfg
         model = MODELS.build(model_cfg.model).to(device).eval()
@@ -85,9 +93,10 @@ def reconstruct(cfg: Config, batch, checkpoints, model_configs=None, device='cpu
         with torch.no_grad():
             data = model.data_preprocessor(data, False)
             outputs = model(**data, mode='predict')
-        images, masks, recon = display_batch(model, batch['inputs'], outputs)
+        images, masks, zero, recon = display_batch(model, batch['inputs'], outputs)
+        zero_prediction = zero if zero_prediction is None else zero_prediction
         reconstructions.append(recon)
-    return images, masks, reconstructions
+    return images, masks, zero_prediction, reconstructions
 
 
 def default_label(checkpoint: str) -> str:
@@ -102,11 +111,11 @@ def main(argv=None):
         batch = masked_batch(cfg, args.images, args.seed)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f'visualize_reconstructions.py: {e}')
-    images, masks, reconstructions = reconstruct(cfg, batch, args.checkpoints,
-                                                 args.model_configs, args.device)
+    images, masks, zero_prediction, reconstructions = reconstruct(
+        cfg, batch, args.checkpoints, args.model_configs, args.device)
     labels = args.labels or [default_label(c) for c in args.checkpoints]
-    out = save_reconstruction_figure(images, masks, reconstructions, args.out,
-                                     titles=['original', 'masked', *labels])
+    out = save_reconstruction_figure(images, masks, zero_prediction, reconstructions, args.out,
+                                     titles=labels)
     print(f'Reconstructions written to {out}')
 
 

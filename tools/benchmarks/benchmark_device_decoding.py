@@ -1,12 +1,14 @@
 """The GPU data path (``decode_on_device=True``): worker CPU time and the device's share.
 
-Three measurements on the data-pipeline benchmark's JPEGs (``benchmark_data_pipeline``:
+Measurements on the data-pipeline benchmark's JPEGs (``benchmark_data_pipeline``:
 scikit-image's photographs, cropped, with a photograph's fine texture, 500x375 at quality 90
 by default)::
 
-    # CPU time per image in a dataloader worker: the GPU path's worker part against the
-    # whole CPU pipeline of configs/_base_/datasets/imagenet_simmim_192.py
+    # CPU time per image of the transforms in a dataloader worker: the GPU path's worker
+    # part against the whole CPU pipeline of configs/_base_/datasets/imagenet_simmim_192.py
     python tools/benchmarks/benchmark_device_decoding.py --part worker
+    # ... and of the whole worker (seeding, lookup, transforms, collate, hand-over)
+    python tools/benchmarks/benchmark_device_decoding.py --part loader --batch 32 --batches 8
     # images/s of the device part (decode, crop, resize, flip, normalise) at a batch
     python tools/benchmarks/benchmark_device_decoding.py --part device --device cuda --batch 128
     # ... against the SimMIM step of a config on the same device, and the share it adds
@@ -20,9 +22,12 @@ by default)::
 The worker part runs in one process with one torch thread and OpenCV's threads off, as a
 dataloader worker does, the candidates in turns (``benchmark_utils.time_interleaved``); its
 figure is the process's CPU time, which the machine's other load does not inflate as it
-does wall time. The step part times ``model.train_step`` of the config's model (its
-preprocessor is the GPU path's) on the batch the CPU pipeline makes of the same files (the
-CPU pipeline's step) and on the encoded batch (the step that decodes), in turns. On a GPU,
+does wall time. The loader part runs a real dataloader (one worker, the training set's
+seeding and sampler on a folder of the JPEGs, the path's collate function) and reads the
+worker's CPU clock at each batch it collates. The step part times ``model.train_step`` of
+the config's model (its preprocessor is the GPU path's) on the batch the CPU pipeline makes
+of the same files (the CPU pipeline's step) and on the encoded batch (the step that
+decodes), in turns. On a GPU,
 the device and step parts also print the largest difference of the device part's batch to
 the same part run on the CPU (nvJPEG against libjpeg-turbo, CUDA's resize against the CPU's).
 """
@@ -44,6 +49,8 @@ from mmengine.config import Config
 from mmengine.dataset import default_collate, pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark_data_pipeline import write_jpegs  # noqa: E402
@@ -51,7 +58,8 @@ from benchmark_utils import (Result, format_table, machine_summary, print_result
                              synchronize, time_interleaved)
 
 import mim_scaling  # noqa: E402,F401  (registers the transforms and the preprocessor)
-from mim_scaling.engine.decode_on_device import apply_decode_on_device  # noqa: E402
+from mim_scaling.datasets import ResumableInfiniteSampler, SampleSeededDataset  # noqa: E402
+from mim_scaling.engine.config.gpu_data_path import apply_decode_on_device  # noqa: E402
 from mim_scaling.registry import MODELS  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -119,6 +127,65 @@ def worker_part(config: str, paths, repeats: int) -> dict:
     return per_image
 
 
+class StampedCollate:
+    """A collate function that also returns the worker's CPU time once it has collated."""
+
+    def __init__(self, collate) -> None:
+        self.collate = collate
+
+    def __call__(self, samples):
+        return self.collate(samples), time.process_time()
+
+
+def training_loader(cfg: Config, folder: str, batch: int) -> DataLoader:
+    """One worker loading ``folder``'s images as training does: the config's pipeline on
+    an image folder, seeded per sample (``SampleSeededDataset``) in the order of
+    ``ResumableInfiniteSampler``, with the config's collate function, stamped."""
+    dataset = dict(type='CustomDataset', data_root=folder, data_prefix='', with_label=False,
+                   pipeline=cfg.train_dataloader.dataset.pipeline)
+    loader = dict(batch_size=batch, num_workers=1, persistent_workers=False, pin_memory=False,
+                  sampler=dict(type=ResumableInfiniteSampler, shuffle=True, seed=0),
+                  collate_fn=cfg.train_dataloader.collate_fn,
+                  dataset=dict(type=SampleSeededDataset, dataset=dataset))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        loader = Runner.build_dataloader(loader, seed=0)
+    loader.collate_fn = StampedCollate(loader.collate_fn)
+    return loader
+
+
+def whole_worker(config: str, folder: str, batch: int, batches: int, repeats: int) -> dict:
+    """CPU seconds per image of a whole dataloader worker, CPU pipeline against GPU path:
+    seeding, sample lookup, transforms, collate and hand-over (pickling the batch into the
+    queue), from the worker's own CPU clock at consecutive batches (after 2 warm-up
+    batches); and the main process's CPU time to receive the batches."""
+    configs = {'CPU pipeline': Config.fromfile(config), 'GPU path': gpu_path_config(config)}
+    worker = {name: [] for name in configs}
+    main = {name: [] for name in configs}
+    for _ in range(repeats):
+        for name, cfg in configs.items():  # in turns, so that load changes hit both
+            loader = iter(training_loader(cfg, folder, batch))
+            for _ in range(2):
+                _, start = next(loader)
+            main_start = time.process_time()
+            for _ in range(batches):
+                _, end = next(loader)
+            main[name].append((time.process_time() - main_start) / (batch * batches))
+            worker[name].append((end - start) / (batch * batches))
+            del loader  # its worker exits
+    rows = []
+    for name in configs:
+        rows.append([name, f'{1e3 * statistics.median(worker[name]):.3f}',
+                     f'{1e3 * min(worker[name]):.3f}-{1e3 * max(worker[name]):.3f}',
+                     f'{1e3 * statistics.median(main[name]):.3f}'])
+    print(f'Whole dataloader worker, batch {batch}, {batches} batches, median of {repeats} '
+          'repeats in turns (CPU ms per image):')
+    print(format_table(['', 'worker', 'range', 'main process, receiving'], rows))
+    ratios = sorted(c / g for c, g in zip(worker['CPU pipeline'], worker['GPU path']))
+    print(f'The GPU path\'s whole worker takes {statistics.median(ratios):.1f}x less CPU time '
+          f'per image (paired ratios {ratios[0]:.1f}-{ratios[-1]:.1f}x).', flush=True)
+    return {name: statistics.median(seconds) for name, seconds in worker.items()}
+
+
 def device_preprocessor(config: str, device):
     cfg = gpu_path_config(config)
     return MODELS.build(cfg.model.data_preprocessor).to(device)
@@ -165,7 +232,8 @@ def step_part(config: str, paths, batch: int, device, dtype: str, repeats: int,
     cpu_pipeline, gpu_pipeline = pipelines(config)
     decoded = load_batch(cpu_pipeline, paths, batch, default_collate)
     encoded = load_batch(gpu_pipeline, paths, batch, pseudo_collate)
-    model = MODELS.build(copy.deepcopy(cfg.model))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope is current
+        model = MODELS.build(copy.deepcopy(cfg.model))
     model.init_weights()
     model.to(device).train()
     optim_wrapper = optim_wrapper_for(model, cfg, dtype)
@@ -219,7 +287,8 @@ def save_jpegs(folder: str, count: int, size, quality: int) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--part', choices=['worker', 'device', 'step', 'log'], default='worker')
+    parser.add_argument('--part', choices=['worker', 'loader', 'device', 'step', 'log'],
+                        default='worker')
     parser.add_argument('--work-dir', help='--part log: the training run to read')
     parser.add_argument('--save-jpegs', metavar='DIR',
                         help='only write the JPEGs into DIR/train and DIR/val')
@@ -227,7 +296,10 @@ def parse_args(argv=None):
     parser.add_argument('--num-images', type=int, default=64)
     parser.add_argument('--size', type=int, nargs=2, default=(500, 375), metavar=('W', 'H'))
     parser.add_argument('--quality', type=int, default=90)
-    parser.add_argument('--batch', type=int, default=32, help='batch of the device part')
+    parser.add_argument('--batch', type=int, default=32,
+                        help='batch of the device part and of the loader')
+    parser.add_argument('--batches', type=int, default=8,
+                        help='--part loader: batches timed per repeat')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'],
                         help='autocast dtype of the SimMIM step (float32: none)')
@@ -256,6 +328,8 @@ def main(argv=None):
               f'{args.quality}, {mean_kb:.0f} KiB on average', flush=True)
         if args.part == 'worker':
             return worker_part(args.config, paths, args.repeats)
+        if args.part == 'loader':
+            return whole_worker(args.config, directory, args.batch, args.batches, args.repeats)
         if args.part == 'device':
             return device_part(args.config, paths, args.batch, device, args.repeats)
         synchronize(device)

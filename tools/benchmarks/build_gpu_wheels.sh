@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the wheel folder that tools/benchmarks/gpu_check.sh installs on a GPU machine that
-# reaches no package index and has its own Python 3.12 with PyTorch, torchvision, timm and
-# the packages in GPU_MACHINE_HAS below.
+# Builds the wheel folder that tools/benchmarks/gpu_check.sh installs on a GPU machine, which
+# then needs no package index: only Python 3.12 with PyTorch, torchvision, timm and the
+# packages in GPU_MACHINE_HAS below. Run it on a machine that reaches a package index.
 #
 #   bash tools/benchmarks/build_gpu_wheels.sh [OUT_DIR]     # default: .whl (git-ignored)
 #

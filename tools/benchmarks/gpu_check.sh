@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The GPU check of the pre-training code, for a machine with one CUDA device, its own
-# Python with PyTorch, torchvision and timm, and no package index. Under 8 minutes, printing
-# as it goes. Build the wheel folder here first, and carry it there with the working tree:
+# The GPU check of the pre-training code. The GPU machine needs one CUDA device and Python
+# 3.12 with PyTorch, torchvision and timm installed; it needs no package index, as the other
+# packages come as wheels with the working tree. Build the wheel folder on a machine that
+# reaches a package index first, and carry it there with the working tree:
 #
 #   bash tools/benchmarks/build_gpu_wheels.sh            # -> .whl/ (pure-Python, ~4 MiB)
 #   bash tools/benchmarks/gpu_check.sh                   # on the GPU machine, in the repo root
 #
 # Steps (each bounded by a timeout, a failing one does not stop the others):
 #   1. install .whl/ with pip --no-index --no-deps into a private folder put on PYTHONPATH;
+#   1b. first, as device time may run out: nvJPEG's known faults (check_device_decoding.py):
+#      decoding with training work queued on the stream (pytorch/vision PR 9606), without and
+#      with the guard, against libjpeg-turbo; corrupt files that keep their end marker, RGB
+#      JPEGs with and without the Adobe segment, a motion photo; peak memory of the device
+#      part on 8 JPEGs of 4000x3000;
 #   2. the tests that need no compiled mmcv ops (no Mask R-CNN / UPerNet), on the GPU machine;
 #   3. the SimMIM step of SwinV2-B, 192 px, batch 128, bf16: ours against timm eager, then
 #      ours compiled, images/s, peak memory and MFU (benchmark_simmim.py);
@@ -16,12 +22,14 @@
 #   5. the GPU data path (decode_on_device=True): decoding, cropping, resizing and flipping
 #      a batch of 128 JPEGs on the GPU against the SimMIM step (eager, bf16), the share of a
 #      step it adds, its largest difference to the same on the CPU, and the workers' CPU
-#      time per image on this machine's CPU (benchmark_device_decoding.py);
+#      time per image on this machine's CPU, transforms and whole worker
+#      (benchmark_device_decoding.py);
 #   6. tools/dist_train.sh with 1 GPU on NCCL, 8 workers, the demo config with SwinV2-B at
 #      batch 128 on JPEGs: the GPU data path, then the CPU pipeline, each with the log's
 #      data_time against time.
-# The whole check stops starting steps past BUDGET seconds (default 460: under 8 minutes
-# with the last step's wrap-up); a step is also cut to what is left of it.
+# The whole check stops starting steps past BUDGET seconds (default 460, so that it ends
+# within 8 minutes with the last step's wrap-up); a step is also cut to what is left of it.
+# It prints as it goes.
 # Output is also written to ${OUT:-/tmp}/gpu_check.log.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -79,6 +87,9 @@ run 60 imports "$PYTHON" -c 'import mmengine, mmcv, mmpretrain, mim_scaling
 print("mmengine", mmengine.__version__, "mmcv", mmcv.__version__, "mmpretrain",
       mmpretrain.__version__, "mim_scaling", mim_scaling.__version__)'
 
+step "1b. nvJPEG's known faults: the stream race, corrupt files, memory on 4000x3000 files"
+run 100 device-decoder "$PYTHON" tools/benchmarks/check_device_decoding.py --device cuda
+
 step "2. tests that need no compiled mmcv ops"
 xdist=()
 "$PYTHON" -c 'import xdist' 2>/dev/null && xdist=(-n 8)
@@ -107,6 +118,8 @@ run 90 device-decoding "$PYTHON" tools/benchmarks/benchmark_device_decoding.py -
     --device cuda --dtype bfloat16 --batch 128 --num-images 128 --repeats 10
 run 30 worker-part "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --part worker \
     --repeats 3
+run 40 whole-worker "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --part loader \
+    --batch 32 --batches 8 --repeats 3
 
 step "6. tools/dist_train.sh, 1 GPU, NCCL, 8 workers: demo config, SwinV2-B, batch 128, JPEGs"
 run 40 jpegs "$PYTHON" tools/benchmarks/benchmark_device_decoding.py --save-jpegs "$DEMO/jpegs" \

@@ -1,23 +1,28 @@
-"""Memory of SimMIM pre-training per GPU: parameters, gradients, optimizer states, activations.
+"""Memory per GPU of SimMIM pre-training and ImageNet-1K fine-tuning: parameters, gradients,
+optimizer states, activations.
 
-Prints, for SwinV2-S/B/L/H/g at 192 px (window 12), the bytes each part of a training step
-needs and the peak per GPU for a per-GPU batch, with and without activation checkpointing,
-in fp32 or under bf16 autocast, with plain DDP or with AdamW's states sharded (ZeRO-1)::
+Prints, for SwinV2-S/B/L/H/g, pre-trained at 192 px (window 12) or fine-tuned at 224 px
+(window 14), the bytes each part of a training step needs and the peak per GPU for a
+per-GPU batch, with and without activation checkpointing, in fp32 or under bf16 autocast,
+with plain DDP or with AdamW's states sharded (ZeRO-1)::
 
-    python tools/benchmarks/memory_model.py                    # the table of docs/memory.md
+    python tools/benchmarks/memory_model.py                    # the tables of docs/memory.md
+    python tools/benchmarks/memory_model.py --task finetune
     python tools/benchmarks/memory_model.py --check            # model vs measured, small CPU models
 
 The model:
 
-* Parameters ``N`` are counted exactly (encoder and decoder built on the meta device).
+* Parameters ``N`` are counted exactly (encoder and decoder, or encoder and classifier
+  head, built on the meta device).
   fp32 weights take 4N bytes, gradients 4N, AdamW's two moments 8N (8N/G when G ranks
   each keep the states of their shard: mmengine's ``ZeroRedundancyOptimizer``). DDP keeps
   its own 4N of gradient buckets unless ``gradient_as_bucket_view=True``; bf16 autocast
   keeps a 2N bf16 copy of the weights during the step; PyTorch's multi-tensor (foreach)
   AdamW, its default on GPUs, holds one more 4N (4N/G) of temporaries while it steps.
 * Activations per image are what autograd keeps for the backward pass: the bytes of the
-  distinct tensors its saved-tensor hooks see during one forward pass of the whole SimMIM
-  loss (encoder, decoder, target, loss), counted on the CPU at the real image size, window
+  distinct tensors its saved-tensor hooks see during one forward pass of the whole loss
+  (SimMIM: encoder, decoder, target, loss; fine-tuning: encoder, pooling, head, label-
+  smoothed cross-entropy), counted on the CPU at the real image size, window
   and depths but narrow widths (32 and 64 channels: 32 per head, as in all five models)
   and two batch sizes; every such tensor grows linearly with the width (tokens x channels,
   or tokens x heads) or not at all (image-sized decoder output, target, loss), so a line
@@ -28,7 +33,8 @@ The model:
 
 ``--check`` measures the peak of one training step of small models on the CPU (PyTorch's
 allocation records, ``benchmark_utils.peak_memory``) and prints it next to the model's
-prediction; ``tests/tools/test_memory_model.py`` does the same for one tiny model.
+prediction; ``tests/tools/test_memory_model.py`` does the same for a tiny model of each
+task.
 """
 import argparse
 import copy
@@ -44,22 +50,40 @@ from mim_scaling.models.backbones.swinv2 import ARCH_SETTINGS, SwinV2Block
 from mim_scaling.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MODEL_CONFIG = osp.join(REPO, 'configs', '_base_', 'models', 'simmim_swinv2-b.py')
+MODEL_CONFIGS = {
+    'pretrain': osp.join(REPO, 'configs', '_base_', 'models', 'simmim_swinv2-b.py'),
+    'finetune': osp.join(REPO, 'configs', '_base_', 'models', 'swinv2_cls.py'),
+}
+# Image size, window and per-GPU batch of S/B/L/H/g in the study's configs.
+TASKS = {
+    'pretrain': dict(img_size=192, window_size=12, batches=(128, 128, 128, 64, 64)),
+    'finetune': dict(img_size=224, window_size=14, batches=(128, 128, 64, 64, 64)),
+}
 STUDY_ARCHS = ('small', 'base', 'large', 'huge', 'giant')
 HEAD_DIMS = 32  # channels per attention head in all five models
 GB = 1e9
 
 
-def simmim_config(embed_dims: int, depths: Sequence[int], img_size: int = 192,
-                  window_size: int = 12, with_cp: bool = False) -> dict:
-    """The pre-training model config (configs/_base_/models) at another width and depth."""
-    cfg = copy.deepcopy(Config.fromfile(MODEL_CONFIG).model)
+def model_config(task: str, embed_dims: int, depths: Sequence[int], img_size: int,
+                 window_size: int, with_cp: bool = False) -> dict:
+    """The task's model config (configs/_base_/models) at another width and depth."""
+    cfg = copy.deepcopy(Config.fromfile(MODEL_CONFIGS[task]).model)
     num_heads = [embed_dims * 2**i // HEAD_DIMS for i in range(len(depths))]
     cfg.backbone.update(
         arch=dict(embed_dims=embed_dims, depths=list(depths), num_heads=num_heads),
         img_size=img_size, window_size=window_size, with_cp=with_cp, drop_path_rate=0.)
-    cfg.neck.in_channels = embed_dims * 2**(len(depths) - 1)
+    last = embed_dims * 2**(len(depths) - 1)
+    if task == 'pretrain':
+        cfg.neck.in_channels = last
+    else:
+        cfg.head.in_channels = last
     return cfg.to_dict()
+
+
+def simmim_config(embed_dims: int, depths: Sequence[int], img_size: int = 192,
+                  window_size: int = 12, with_cp: bool = False) -> dict:
+    """The pre-training model config at another width and depth."""
+    return model_config('pretrain', embed_dims, depths, img_size, window_size, with_cp)
 
 
 def build(cfg: dict, device: str = 'cpu') -> torch.nn.Module:
@@ -70,6 +94,16 @@ def build(cfg: dict, device: str = 'cpu') -> torch.nn.Module:
 def count_parameters(cfg: dict) -> int:
     """Parameters of the model, counted without allocating them (meta device)."""
     return sum(p.numel() for p in build(cfg, 'meta').parameters())
+
+
+def task_batch(task: str, batch: int, img_size: int):
+    """Random images and what the task's loss takes with them: SimMIM masks, or labels."""
+    if task == 'pretrain':
+        return simmim_batch(batch, img_size)
+    from mmpretrain.structures import DataSample
+    labels = torch.randint(1000, (batch, ))
+    return (torch.randn(batch, 3, img_size, img_size),
+            [DataSample().set_gt_label(int(label)) for label in labels])
 
 
 def simmim_batch(batch: int, img_size: int, patch_size: int = 4, mask_patch: int = 32):
@@ -98,8 +132,8 @@ class SavedBytes:
 
 
 def saved_bytes(model: torch.nn.Module, batch: int, img_size: int,
-                dtype: torch.dtype = torch.float32) -> SavedBytes:
-    """Counts the distinct storages autograd saves in one forward pass of the SimMIM loss,
+                dtype: torch.dtype = torch.float32, task: str = 'pretrain') -> SavedBytes:
+    """Counts the distinct storages autograd saves in one forward pass of the task's loss,
     parameters excluded, and which SwinV2 block saved them."""
     parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen = set()
@@ -125,7 +159,7 @@ def saved_bytes(model: torch.nn.Module, batch: int, img_size: int,
         if isinstance(module, SwinV2Block):
             handles.append(module.register_forward_pre_hook(block_starts))
             handles.append(module.register_forward_hook(block_ends))
-    images, samples = simmim_batch(batch, img_size)
+    images, samples = task_batch(task, batch, img_size)
     model.train()
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
@@ -152,13 +186,14 @@ class ActivationModel:
 
 
 def fit_activations(depths: Sequence[int], img_size: int = 192, window_size: int = 12,
-                    dtype: torch.dtype = torch.float32, widths=(32, 64)) -> ActivationModel:
+                    dtype: torch.dtype = torch.float32, widths=(32, 64),
+                    task: str = 'pretrain') -> ActivationModel:
     """Counts saved bytes at two narrow widths and batches 1 and 2; fits lines in the width."""
     per_image = {}
     for width in widths:
         torch.manual_seed(0)
-        model = build(simmim_config(width, depths, img_size, window_size))
-        one, two = (saved_bytes(model, b, img_size, dtype) for b in (1, 2))
+        model = build(model_config(task, width, depths, img_size, window_size))
+        one, two = (saved_bytes(model, b, img_size, dtype, task) for b in (1, 2))
         per_image[width] = (two.total - one.total, two.checkpointed() - one.checkpointed())
     (w0, (a0, c0)), (w1, (a1, c1)) = per_image.items()
     slope, cp_slope = (a1 - a0) / (w1 - w0), (c1 - c0) / (w1 - w0)
@@ -185,17 +220,20 @@ def step_memory(params: int, activations_per_image: float, batch: int, zero_rank
     return parts
 
 
-def table(batches: Dict[str, int], gpus: int, img_size: int = 192,
-          activations: Optional[Dict[torch.dtype, ActivationModel]] = None) -> str:
+def table(batches: Dict[str, int], gpus: int, img_size: int = 192, window_size: int = 12,
+          activations: Optional[Dict[torch.dtype, ActivationModel]] = None,
+          task: str = 'pretrain') -> str:
     from benchmark_utils import format_table
     depths = ARCH_SETTINGS['base']['depths']
     if activations is None:
-        activations = {dtype: fit_activations(depths, img_size, dtype=dtype)
+        activations = {dtype: fit_activations(depths, img_size, window_size, dtype=dtype,
+                                              task=task)
                        for dtype in (torch.float32, torch.bfloat16)}
     rows = []
     for arch in STUDY_ARCHS:
         dims = ARCH_SETTINGS[arch]['embed_dims']
-        params = count_parameters(simmim_config(dims, ARCH_SETTINGS[arch]['depths'], img_size))
+        params = count_parameters(model_config(task, dims, ARCH_SETTINGS[arch]['depths'],
+                                               img_size, window_size))
         fp32, bf16 = activations[torch.float32], activations[torch.bfloat16]
         batch = batches[arch]
         plain = step_memory(params, fp32.per_image(dims), batch)
@@ -215,14 +253,14 @@ def table(batches: Dict[str, int], gpus: int, img_size: int = 192,
          'DDP fp32 + ckpt', f'bf16 + ckpt + ZeRO-1/{gpus}'], rows)
 
 
-def measure_step(cfg: dict, batch: int, img_size: int) -> int:
+def measure_step(cfg: dict, batch: int, img_size: int, task: str = 'pretrain') -> int:
     """Measured peak bytes of a first training step above the weights held before it:
     forward, backward and an AdamW step that creates its states (CPU allocation records)."""
     from benchmark_utils import peak_memory
     torch.manual_seed(0)
     model = build(cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=False)
-    images, samples = simmim_batch(batch, img_size)
+    images, samples = task_batch(task, batch, img_size)
     model.train()
 
     def step():
@@ -241,38 +279,44 @@ def predict_step(cfg: dict, batch: int, img_size: int, activations: ActivationMo
     return parts['peak'] - parts['weights']
 
 
-def check() -> None:
-    """Prints predicted and measured peaks of small models (the table in docs/memory.md)."""
+def check(task: str) -> None:
+    """Prints predicted and measured peaks of small models (the tables in docs/memory.md)."""
     from benchmark_utils import format_table, machine_summary
     print(machine_summary())
     rows = []
     for size, window, depths, batch, width in ((96, 6, (2, 2, 2, 2), 8, 48),
                                                (192, 12, (2, 2, 2, 2), 4, 96)):
-        activations = fit_activations(depths, size, window)  # widths 32 and 64
+        activations = fit_activations(depths, size, window, task=task)  # widths 32 and 64
         for with_cp in (False, True):
-            cfg = simmim_config(width, depths, size, window, with_cp=with_cp)
+            cfg = model_config(task, width, depths, size, window, with_cp=with_cp)
             predicted = predict_step(cfg, batch, size, activations)
-            measured = measure_step(cfg, batch, size)
+            measured = measure_step(cfg, batch, size, task)
             rows.append([f'width {width}, depths {list(depths)}, {size} px, window {window}',
                          batch, with_cp, f'{predicted / 2**20:.0f}', f'{measured / 2**20:.0f}',
                          f'{predicted / measured - 1:+.1%}'])
-    print(format_table(['model (SimMIM, fp32)', 'batch', 'checkpointing', 'predicted MiB',
+    model = 'SimMIM' if task == 'pretrain' else 'classifier'
+    print(format_table([f'model ({model}, fp32)', 'batch', 'checkpointing', 'predicted MiB',
                         'measured MiB', 'error'], rows))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--task', choices=sorted(TASKS), default='pretrain',
+                        help='SimMIM pre-training (192 px, window 12) or ImageNet-1K '
+                        'fine-tuning (224 px, window 14)')
     parser.add_argument('--gpus', type=int, default=32, help='ranks sharing the AdamW states')
-    parser.add_argument('--batch', type=int, nargs=5, default=[128, 128, 128, 64, 64],
-                        metavar=('S', 'B', 'L', 'H', 'G'), help='per-GPU batch of each model')
-    parser.add_argument('--img-size', type=int, default=192)
+    parser.add_argument('--batch', type=int, nargs=5, metavar=('S', 'B', 'L', 'H', 'G'),
+                        help='per-GPU batch of each model (default: the configs\')')
+    parser.add_argument('--img-size', type=int, help='default: the task\'s')
     parser.add_argument('--check', action='store_true',
                         help='compare the model with measured peaks of small CPU models')
     args = parser.parse_args()
+    task = TASKS[args.task]
     if args.check:
-        check()
+        check(args.task)
     else:
-        print(table(dict(zip(STUDY_ARCHS, args.batch)), args.gpus, args.img_size))
+        print(table(dict(zip(STUDY_ARCHS, args.batch or task['batches'])), args.gpus,
+                    args.img_size or task['img_size'], task['window_size'], task=args.task))
 
 
 if __name__ == '__main__':

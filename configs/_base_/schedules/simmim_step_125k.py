@@ -10,19 +10,31 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=5.0),
     # mmengine's own paramwise rules, with the parameters of equal options in one group
     # (three for SimMIM, not one per parameter): the same update in fewer optimizer calls.
-    # The constructor holds the reference's no-weight-decay rule: norms, biases, q/v biases,
-    # mask_token, cpb_mlp and logit_scale (mim_scaling/engine/optimizers/no_weight_decay.py).
-    constructor='mim_scaling.MergedGroupsOptimWrapperConstructor')
+    # The constructor holds the reference's no-weight-decay rule; 'as_released' is the one
+    # its pre-training ran with (no decay for norms, biases, q/v biases and the mask token;
+    # decay for cpb_mlp's weights and logit_scale), 'as_intended' also exempts those two
+    # (mim_scaling/engine/optimizers/no_weight_decay.py).
+    constructor='mim_scaling.MergedGroupsOptimWrapperConstructor',
+    paramwise_cfg=dict(no_decay_rule='as_released'))
 
 max_iters = 125_000
 warmup_iters = 6250
 decay_iters = [109_375]
+# The reference's lr, update by update: its loop sets the lr of each update after the one
+# before (timm's step_update(i) after update i), so its updates 0 and 1 both run at the
+# warm-up start and every later value comes one update late: 4e-4 from update
+# warmup_iters + 1, x0.1 from update decay_iters + 1. mmengine sets the lr of iteration i
+# from i; the three schedulers below give the reference's values (tests/configs/
+# test_pretrain_configs.py checks them against the reference's scheduler).
 param_scheduler = [
     # The reference warms up from 5e-7 per 512 images, i.e. 2e-6 at 2048 = 4e-4 * 0.005.
-    dict(type='LinearLR', start_factor=0.005, by_epoch=False, begin=0, end=warmup_iters),
+    # Update 0 (mmengine's ConstantLR restores the lr at its last iteration, end - 1) ...
+    dict(type='ConstantLR', factor=0.005, by_epoch=False, begin=0, end=2),
+    # ... then the warm-up from update 1, in warmup_iters equal steps.
+    dict(type='LinearLR', start_factor=0.005, by_epoch=False, begin=1, end=warmup_iters + 2),
     # begin=0: milestones count from the start of training, not from the end of warm-up.
-    dict(type='MultiStepLR', milestones=decay_iters, gamma=0.1, by_epoch=False,
-         begin=0, end=max_iters),
+    dict(type='MultiStepLR', milestones=[i + 1 for i in decay_iters], gamma=0.1,
+         by_epoch=False, begin=0, end=max_iters),
 ]
 
 # mmengine's IterBasedTrainLoop, resuming exactly and without reloading the trained batches.

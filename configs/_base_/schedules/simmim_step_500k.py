@@ -4,10 +4,11 @@ _base_ = './simmim_step_125k.py'
 max_iters = 500_000
 warmup_iters = 6250
 decay_iters = [437_500]
+# The 125k schedule's schedulers at this length (the reference's lr, update by update).
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.005, by_epoch=False, begin=0, end=warmup_iters),
-    # begin=0: milestones count from the start of training, not from the end of warm-up.
-    dict(type='MultiStepLR', milestones=decay_iters, gamma=0.1, by_epoch=False,
-         begin=0, end=max_iters),
+    dict(type='ConstantLR', factor=0.005, by_epoch=False, begin=0, end=2),
+    dict(type='LinearLR', start_factor=0.005, by_epoch=False, begin=1, end=warmup_iters + 2),
+    dict(type='MultiStepLR', milestones=[i + 1 for i in decay_iters], gamma=0.1,
+         by_epoch=False, begin=0, end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters)

@@ -11,7 +11,7 @@ generators, in the same order), so for a given seed and sample the boxes, flips 
 are those of the CPU pipeline, and exact resume works as with it.
 
 Files the device decoder is not given (anything but an 8-bit, three-component sequential
-JPEG that ends where it should: PNGs, greyscale, progressive, CMYK or truncated JPEGs) are
+JPEG with its end marker: PNGs, greyscale, progressive, CMYK or truncated JPEGs) are
 decoded and cropped in the worker by :class:`LoadImageRandomResizedCrop`'s own code, which
 also names an unreadable file with :class:`UnreadableImageError`.
 """
@@ -26,7 +26,7 @@ from mmpretrain.datasets.transforms import PackInputs
 from mim_scaling.registry import TRANSFORMS
 from .image_errors import UnreadableImageError
 from .load_random_resized_crop import LoadImageRandomResizedCrop
-from .loading import JPEG_START, ends_with_jpeg_end, read_image_bytes
+from .loading import JPEG_START, jpeg_length, read_image_bytes
 
 # Start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC); SOF0 and SOF1 are the sequential
 # Huffman-coded frames that nvJPEG decodes in its batched (hardware) path.
@@ -40,10 +40,12 @@ def jpeg_frame(path: str, data: bytes) -> Tuple[int, int, int, int, Optional[int
     read from its markers up to the frame header (none of the image data is read).
 
     The Adobe transform is that of an APP14 "Adobe" segment (0: RGB or CMYK stored as they
-    are, 1: YCbCr, 2: YCCK), None without one. Raises :class:`UnreadableImageError` naming
-    ``path`` when the markers stop before a frame header.
+    are, 1: YCbCr, 2: YCCK), None without one; three components named R, G and B without a
+    JFIF or Adobe segment count as 0, as libjpeg reads them (RGB stored as it is). Raises
+    :class:`UnreadableImageError` naming ``path`` when the markers stop before a frame
+    header.
     """
-    adobe, i = None, 2
+    adobe, jfif, i = None, False, 2
     try:
         while True:
             if data[i] != 0xFF:
@@ -62,9 +64,13 @@ def jpeg_frame(path: str, data: bytes) -> Tuple[int, int, int, int, Optional[int
                 height, width, components = struct.unpack_from('>HHB', data, i + 5)
                 if data[i + 4] != 8:  # 12-bit samples: the device decoders take 8 bits only
                     marker = -marker
+                if (adobe is None and not jfif and components == 3
+                        and data[i + 10:i + 17:3] == b'RGB'):  # the component ids
+                    adobe = 0
                 return height, width, components, marker, adobe
             if marker == 0xEE and data[i + 4:i + 9] == b'Adobe' and length >= 12:
                 adobe = data[i + 15]
+            jfif |= marker == 0xE0 and data[i + 4:i + 9] == b'JFIF\0'
             i += 2 + length
     except (IndexError, struct.error):
         raise UnreadableImageError(path, 'corrupt or truncated JPEG header') from None
@@ -82,9 +88,9 @@ def device_decodable(path: str, data: bytes) -> Tuple[Optional[Tuple[int, int]],
         return None, {1: 'greyscale JPEG', 4: 'CMYK JPEG'}.get(components, 'JPEG not in YCbCr')
     if height == 0 or width == 0:  # the height is in a DNL marker after the first scan
         return None, 'JPEG without its size in the frame header'
-    # A file that stops before its end-of-image marker (or has data after it) is decoded
-    # strictly in the worker, which names a truncated file as the CPU pipeline does.
-    if not ends_with_jpeg_end(data):
+    # A file that stops before its end-of-image marker is decoded strictly in the worker,
+    # which names a truncated file as the CPU pipeline does.
+    if jpeg_length(data) is None:
         return None, 'JPEG without end marker'
     return (height, width), ''
 
@@ -96,10 +102,11 @@ class LoadEncodedRandomResizedCrop(LoadImageRandomResizedCrop):
     The worker's part of ``LoadImageRandomResizedCrop`` for the GPU data path, with its
     arguments and its crops (the same draws from numpy's global generator). For a JPEG
     that the device decodes (:func:`device_decodable`) it adds ``img_bytes`` (the encoded
-    file, np.uint8), ``crop_box`` ((top, left, height, width) in the file's pixels),
-    ``img_shape`` (the output size the data preprocessor resizes the crop to) and
-    ``ori_shape``. Any other file is decoded and cropped here as
-    ``LoadImageRandomResizedCrop`` does (``img``, BGR) and ``decoded_on_cpu`` says why.
+    image, np.uint8, without any bytes after its end marker), ``crop_box`` ((top, left,
+    height, width) in the file's pixels), ``img_shape`` (the output size the data
+    preprocessor resizes the crop to) and ``ori_shape``. Any other file is decoded and
+    cropped here as ``LoadImageRandomResizedCrop`` does (``img``, BGR) and
+    ``decoded_on_cpu`` says why.
 
     Raises :class:`UnreadableImageError`, naming the file, for a missing, empty or
     undecodable file, and for a corrupt JPEG header.
@@ -114,7 +121,8 @@ class LoadEncodedRandomResizedCrop(LoadImageRandomResizedCrop):
             results['decoded_on_cpu'] = why
             return results
         results['crop_box'] = self._crop_box(*size)
-        results['img_bytes'] = np.frombuffer(data, np.uint8)
+        # Without what follows the image (a motion photo's video): nvJPEG takes the image.
+        results['img_bytes'] = np.frombuffer(data, np.uint8, count=jpeg_length(data))
         results['img_shape'] = self.scale
         results['ori_shape'] = size
         return results

@@ -137,7 +137,8 @@ class LoadImageRandomResizedCrop(BaseTransform):
     - Other formats (PNG, ...) and JPEGs libjpeg-turbo cannot convert to BGR (CMYK) are
       decoded in full by OpenCV, as ``LoadImageFromFile`` does.
 
-    Like the reference (Pillow) and unlike OpenCV, EXIF orientation tags are not applied.
+    Like the reference (Pillow), and unlike ``LoadImageFromFile`` (OpenCV), EXIF
+    orientation tags are not applied, whatever the format: the image is cropped as stored.
 
     Required keys: ``img_path``. Added keys: ``img`` (uint8, (h, w, 3), BGR),
     ``img_shape``, ``ori_shape`` (the file's height and width).
@@ -193,7 +194,9 @@ class LoadImageRandomResizedCrop(BaseTransform):
     def _decode_and_crop(self, results: dict, path: str, data: bytes) -> dict:
         header = self._jpeg_header(path, data)
         if header is None:  # not a JPEG libjpeg-turbo can turn into BGR: decode it in full
-            img = decode_image(path, data)
+            # OpenCV would apply an EXIF orientation (to PNGs, CMYK JPEGs): as for the
+            # other JPEGs, the reference's Pillow leaves it alone.
+            img = decode_image(path, data, flag='color_ignore_orientation')
             height, width = img.shape[:2]
             top, left, crop_h, crop_w = self._crop_box(height, width)
         else:

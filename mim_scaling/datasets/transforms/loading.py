@@ -1,5 +1,7 @@
 """Image loading that names the file whenever it cannot read an image."""
 import io
+import re
+import struct
 from typing import Optional
 
 import mmcv
@@ -11,6 +13,9 @@ from mim_scaling.registry import TRANSFORMS
 from .image_errors import UnreadableImageError
 
 JPEG_START, _JPEG_END = b'\xff\xd8', b'\xff\xd9'
+# The next marker, from a segment's start or within entropy-coded data, where 0xFF is
+# followed by 0x00 (a stuffed byte) or a restart marker (no segment), or by more 0xFF (fill).
+_NEXT_MARKER = re.compile(rb'\xff+([^\x00\xd0-\xd7\xff])')
 
 
 def read_image_bytes(path: str, backend_args: Optional[dict] = None,
@@ -39,15 +44,40 @@ def ends_with_jpeg_end(data: bytes) -> bool:
     return data.rstrip(b'\x00\r\n ').endswith(_JPEG_END)
 
 
+def jpeg_length(data: bytes) -> Optional[int]:
+    """The length of the JPEG ``data`` to decode, None if it has no end-of-image marker.
+
+    A file that ends with the marker is taken whole (almost every file; decoders stop at
+    their first end marker). Others may carry bytes after the image (a phone's "motion
+    photo" appends its video): their marker is found by walking the segments (an embedded
+    thumbnail's markers are skipped with its segment) and the markers in the
+    entropy-coded data.
+    """
+    if ends_with_jpeg_end(data):  # almost every file: nothing to walk
+        return len(data)
+    position = 2
+    while True:
+        match = _NEXT_MARKER.search(data, position)
+        if match is None:
+            return None
+        marker, position = match.group(1)[0], match.end()
+        if marker == _JPEG_END[1]:
+            return position
+        if marker != 0x01:  # TEM stands alone; every other marker starts a segment
+            if position + 2 > len(data):
+                return None
+            position += struct.unpack_from('>H', data, position)[0]
+
+
 def check_not_truncated(path: str, data: bytes) -> None:
     """Raises :class:`UnreadableImageError` for a JPEG whose data stops early.
 
     OpenCV decodes a truncated JPEG without an error (the missing rows come out grey), so
-    training would silently see a broken image. A complete JPEG ends with the EOI marker;
-    files that do not (truncated, or with trailing bytes after the marker) are decoded once
-    more by Pillow, which raises only for the truncated ones.
+    training would silently see a broken image. A complete JPEG has its EOI marker (at the
+    end, or before bytes that are not part of the image); files without one are decoded
+    once more by Pillow, which names what is wrong.
     """
-    if not data.startswith(JPEG_START) or ends_with_jpeg_end(data):
+    if not data.startswith(JPEG_START) or jpeg_length(data) is not None:
         return
     try:
         with Image.open(io.BytesIO(data)) as image:

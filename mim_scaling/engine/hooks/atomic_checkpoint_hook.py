@@ -10,8 +10,8 @@ from mmengine.model import is_model_wrapper
 
 from mim_scaling.registry import HOOKS
 from mim_scaling.utils import capture_random_states, restore_random_states
-from ..atomic_local_backend import ATOMIC_LOCAL_BACKEND, AtomicLocalBackend
-from ..checkpoint_integrity import TMP_SUFFIX, write_text_atomically
+from ..checkpointing.atomic_local_backend import ATOMIC_LOCAL_BACKEND, AtomicLocalBackend
+from ..checkpointing.integrity import TMP_SUFFIX, write_text_atomically
 from ..optimizers.finite_loss_optim_wrapper import NonFiniteError, last_checkpoint_note
 
 __all__ = ['AtomicCheckpointHook']
@@ -23,9 +23,9 @@ class AtomicCheckpointHook(CheckpointHook):
 
     - Each checkpoint and ``last_checkpoint`` is written to a temporary name, flushed to
       the disk and renamed into place (on local disks, through
-      :class:`~mim_scaling.engine.atomic_local_backend.AtomicLocalBackend`; other backends
-      write as mmengine does), so a kill while saving never leaves a truncated file under
-      the real name.
+      :class:`~mim_scaling.engine.checkpointing.atomic_local_backend.AtomicLocalBackend`;
+      other backends write as mmengine does), so a kill while saving never leaves a
+      truncated file under the real name.
     - The oldest checkpoint beyond ``max_keep_ckpts`` is removed only once the new one and
       ``last_checkpoint`` are in place (mmengine removes it first).
     - Weights that are not finite are never saved: the run stops with

@@ -10,8 +10,9 @@ from mim_scaling.visualization import plot_loss_curves
 
 @HOOKS.register_module()
 class LossCurveHook(Hook):
-    """Plots train and validation loss to ``<work_dir>/<filename>`` after every validation
-    and at the end of training, from the scalar logs (so resumed runs plot whole).
+    """Plots train and validation loss, with the validation loss of predicting zero (the
+    trivial baseline), to ``<work_dir>/<filename>`` after every validation and at the end of
+    training, from the scalar logs (so resumed runs plot whole).
 
     Needs ``LocalVisBackend`` among the visualizer's backends, and, for iteration-based
     training, ``LoggerHook(log_metric_by_epoch=False)`` so that validation losses are logged

@@ -11,9 +11,14 @@ from mim_scaling.visualization import display_batch, save_reconstruction_figure
 
 @HOOKS.register_module()
 class ReconstructionVisualizationHook(Hook):
-    """Writes ``<work_dir>/reconstructions/iter_<n>.png`` (original, masked input,
-    reconstruction of the first ``num_images`` validation images) and a copy of the latest
-    as ``<work_dir>/reconstruction.png``.
+    """Writes ``<work_dir>/reconstructions/iter_<n>.png`` (original, masked input, zero
+    prediction and reconstruction of the first ``num_images`` validation images) and a copy
+    of the latest as ``<work_dir>/reconstruction.png``.
+
+    Both predictions are drawn with the statistics of the visible pixels alone
+    (:meth:`mim_scaling.SlidingWindowNormTarget.denormalize`): the zero prediction is the
+    local mean of what the model saw, and the reconstruction shows nothing beyond it that
+    the model did not predict.
 
     The validation images and masks are the same every time (the validation mask generator
     is seeded per sample), so the figures show how one reconstruction evolves.

@@ -22,7 +22,8 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
     ``lr * layer_decay_rate ** (num_layers - 1 - k)``; ids come from
     ``model.backbone.get_layer_depth(name, 'backbone.')``, and parameters outside the
     backbone get the last id. The reference's no-weight-decay rule
-    (:func:`with_no_weight_decay_defaults`) applies; ``paramwise_cfg`` entries override it.
+    (:func:`with_no_weight_decay_defaults`, ``'as_intended'``: what the reference's
+    fine-tuning ran with) applies; ``paramwise_cfg`` entries override it.
 
     Example::
 

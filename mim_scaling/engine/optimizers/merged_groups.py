@@ -35,7 +35,9 @@ class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     ``paramwise_cfg`` means what it means for mmengine's constructor (the same options reach
     the same parameters, and mmengine logs them as usual), on top of the SwinV2 reference's
-    no-weight-decay rule (:func:`with_no_weight_decay_defaults`); only the grouping differs.
+    no-weight-decay rule (:func:`with_no_weight_decay_defaults`), which its ``no_decay_rule``
+    entry picks: ``'as_intended'`` (default) or ``'as_released'``, the rule the reference's
+    SimMIM pre-training ran with (the pre-training configs' choice); only the grouping differs.
     An optimizer state saved with one group per parameter does not load into the merged
     groups: resume such a run with ``constructor='DefaultOptimWrapperConstructor'`` and the
     rule written out in ``paramwise_cfg``.

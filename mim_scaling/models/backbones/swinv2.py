@@ -442,6 +442,14 @@ class SwinV2(BaseModule):
                 nn.init.zeros_(m.bias)
 
         self.apply(init)
+        # The reference's _init_respostnorm: every block starts as the identity. With the
+        # residual post-norms at 1, a small model under SimMIM collapses within tens of
+        # iterations to one output for every token (docs/learning.md).
+        for module in self.modules():
+            if isinstance(module, SwinV2Block):
+                for norm in (module.norm1, module.norm2):
+                    nn.init.zeros_(norm.weight)
+                    nn.init.zeros_(norm.bias)
         if self.mask_token is not None:
             nn.init.trunc_normal_(self.mask_token, std=.02)
 

@@ -27,6 +27,15 @@ def _window_count(size: int, radius: int, device) -> torch.Tensor:
     return (idx + radius + 1).clamp(max=size) - (idx - radius).clamp(min=0)
 
 
+def _mean_and_variance(sums: torch.Tensor, sums_sq: torch.Tensor, count: torch.Tensor):
+    """Mean and unbiased variance of ``count`` values from their sum and sum of squares,
+    computed in place over the two sums: the variance is clamped at 0 (cancellation) and is
+    0 for a single value (no spread, hence the clamp of n - 1)."""
+    mean = sums.div_(count)
+    var = sums_sq.div_(count).addcmul_(mean, mean, value=-1)
+    return mean, var.mul_(count / (count - 1).clamp(min=1)).clamp_(min=0)
+
+
 @MODELS.register_module()
 class SlidingWindowNormTarget(nn.Module):
     """Normalises each pixel of each channel by the mean and spread of its neighbourhood.
@@ -72,11 +81,9 @@ class SlidingWindowNormTarget(nn.Module):
         x = images.double()
         # One pass of the filter for x and x^2 together, then fused in-place steps: fewer
         # passes over memory and fewer allocations, which matters more than the arithmetic.
-        means = _box_sum(_box_sum(torch.stack([x, x * x]), -1, radius), -2, radius).div_(count)
-        mean, mean_sq = means.unbind(0)
-        # A single-pixel window has no spread, hence the clamp of n - 1.
-        var = mean_sq.addcmul_(mean, mean, value=-1).mul_(count / (count - 1).clamp(min=1))
-        return mean, var.clamp_(min=0).add_(self.eps).sqrt_()
+        sums = _box_sum(_box_sum(torch.stack([x, x * x]), -1, radius), -2, radius)
+        mean, var = _mean_and_variance(*sums, count)
+        return mean, var.add_(self.eps).sqrt_()
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -85,10 +92,49 @@ class SlidingWindowNormTarget(nn.Module):
         return (images.double() - mean).div_(std).to(images.dtype)
 
     @torch.no_grad()
-    def denormalize(self, target: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """Map a target-space prediction back to image space with the statistics of
-        ``images`` (for looking at reconstructions: inverse of :meth:`forward`)."""
-        mean, std = self.local_statistics(images)
+    def visible_statistics(self, images: torch.Tensor, visible: torch.Tensor):
+        """(mean, std) of the visible pixels of each pixel's window, in float64.
+
+        ``visible`` (1 = visible, 0 = masked) has the shape of ``images`` or one channel of
+        it. The formula is :meth:`local_statistics`' over the visible pixels of the window
+        alone, so no masked pixel enters. Where a window holds fewer than two visible
+        pixels (a spread needs two), the statistics of all visible pixels of the image and
+        channel stand in; at SimMIM's sizes (47-px windows, 32-px mask cells) such windows
+        lie inside masked cells whose neighbouring cells are masked too.
+        """
+        n, c, h, w = images.shape if images.dim() == 4 else (None, ) * 4
+        if visible.shape not in ((n, 1, h, w), (n, c, h, w)):
+            raise ValueError(f'expected images of shape (N, C, H, W) and visible of shape '
+                             f'(N, 1 or C, H, W), got {tuple(images.shape)} and '
+                             f'{tuple(visible.shape)}')
+        weight = visible.double()
+        if not weight.sum((2, 3)).ge(2).all():
+            raise ValueError('every image needs at least two visible pixels')
+        radius = self.window_size // 2
+        x = images.double()
+        weighted = torch.stack([x * weight, x * x * weight])
+        count = _box_sum(_box_sum(weight, -1, radius), -2, radius)
+        mean, var = _mean_and_variance(
+            *_box_sum(_box_sum(weighted, -1, radius), -2, radius), count)
+        image_mean, image_var = _mean_and_variance(
+            *weighted.sum((-2, -1), keepdim=True), weight.sum((-2, -1), keepdim=True))
+        too_few = count < 2  # counts of 0/1 weights are exact in float64
+        mean = torch.where(too_few, image_mean, mean)
+        var = torch.where(too_few, image_var, var)
+        return mean, var.add_(self.eps).sqrt_()
+
+    @torch.no_grad()
+    def denormalize(self, target: torch.Tensor, images: torch.Tensor,
+                    visible: torch.Tensor) -> torch.Tensor:
+        """Map a target-space prediction back to image space with the statistics of the
+        visible pixels of ``images`` (:meth:`visible_statistics`).
+
+        A reconstruction so drawn shows only what was predicted: a zero prediction becomes
+        the local mean of the visible pixels, whatever the masked pixels hold (the
+        statistics of the whole image would paint a blurred copy of them). With every pixel
+        visible this is the inverse of :meth:`forward`.
+        """
+        mean, std = self.visible_statistics(images, visible)
         return (target.double() * std + mean).to(target.dtype)
 
     def extra_repr(self) -> str:

@@ -1,5 +1,6 @@
 """The GPU data path's worker part: the file's bytes, its size from the header, and the crop,
 flip and mask draws of the CPU pipeline for the same seed and sample."""
+import io
 import sys
 from pathlib import Path
 
@@ -34,9 +35,9 @@ def test_the_header_gives_the_size_and_which_files_the_device_decodes(files):
             with Image.open(path) as image:
                 assert jpeg_frame(str(path), path.read_bytes())[:2] == image.size[::-1]
     data = photos[0].read_bytes()
-    # Bytes after the end marker (or none of it): decoded strictly by the worker.
-    assert device_decodable('x.jpg', data + b'trailer') == (None, 'JPEG without end marker')
+    # No end marker: decoded strictly by the worker, which names a truncated file.
     assert device_decodable('x.jpg', data[:-2]) == (None, 'JPEG without end marker')
+    assert device_decodable('x.jpg', data[:len(data) // 2]) == (None, 'JPEG without end marker')
 
 
 @pytest.mark.parametrize('cut', [4, 30, 150])
@@ -76,3 +77,40 @@ def test_boxes_flips_and_masks_are_those_of_the_cpu_pipeline(files):
             assert tuple(ours_sample.crop_box) == expected
             assert tuple(ours_sample.img_shape) == (192, 192)
     assert encoded == 4 * len(photos) and 0 < sum(flips) < len(flips)
+
+
+def with_thumbnail(data: bytes) -> bytes:
+    """The JPEG ``data`` with a JPEG thumbnail in an APP1 segment after its start marker, as
+    cameras write one: a complete JPEG, end marker included, inside the file's header."""
+    thumbnail = data[:600] + b'\xff\xd9'
+    segment = b'\xff\xe1' + (2 + len(thumbnail)).to_bytes(2, 'big') + thumbnail
+    return data[:2] + segment + data[2:]
+
+
+def test_bytes_after_the_end_marker_are_left_out_not_taken_for_truncation(files, tmp_path):
+    # A phone's "motion photo": the image, then a video (which holds 0xFFD9 bytes of its own).
+    image = with_thumbnail(files[0][0].read_bytes())
+    path = tmp_path / 'motion_photo.jpg'
+    path.write_bytes(image + b'\x00\x00\x00\x18ftypmp42' + b'\xff\xd8\xff\xd9' * 50 + b'moov')
+    assert device_decodable(str(path), path.read_bytes()) == ((375, 500), '')
+    _, gpu = pipelines()
+    packed = load(gpu, path, (0, 0, 0))
+    assert 'decoded_on_cpu' not in packed['data_samples']
+    assert packed['inputs'].numpy().tobytes() == image  # the image alone goes to the device
+    # Cut short inside its data, it still has no end marker of its own.
+    truncated = image[:len(image) // 2] + b'\x00\x00\x00\x18ftypmp42'
+    assert device_decodable('x.jpg', truncated) == (None, 'JPEG without end marker')
+
+
+def test_an_rgb_jpeg_without_the_adobe_segment_is_decoded_by_the_worker(files):
+    # Components named R, G and B, stored without a colour transform: libjpeg reads them as
+    # RGB, which nvJPEG's batched decoding (YCbCr) does not promise.
+    buffer = io.BytesIO()
+    Image.open(files[0][0]).save(buffer, 'JPEG', quality=90, keep_rgb=True)
+    data = buffer.getvalue()
+    adobe = data.index(b'\xff\xeeAdobe'[:2])
+    without_adobe = data[:adobe] + data[adobe + 2 + int.from_bytes(data[adobe + 2:adobe + 4],
+                                                                   'big'):]
+    assert b'Adobe' in data and b'Adobe' not in without_adobe
+    for encoded in (data, without_adobe):
+        assert device_decodable('x.jpg', encoded) == (None, 'JPEG not in YCbCr')

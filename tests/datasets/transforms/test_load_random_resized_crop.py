@@ -144,3 +144,23 @@ def test_bad_arguments_are_refused():
         LoadImageRandomResizedCrop(192, reducing_gap=0.5)
     with pytest.raises(ValueError, match='crop_ratio_range'):
         LoadImageRandomResizedCrop(192, crop_ratio_range=(1.0, 0.5))
+
+
+@pytest.mark.parametrize('kind', ['PNG', 'CMYK JPEG', 'JPEG'])
+def test_exif_orientation_is_not_applied_to_any_format(tmp_path, kind):
+    # Pixels stored 40 rows x 60 columns, with an EXIF tag saying "rotate by 90 degrees",
+    # which OpenCV (the transform's decoder for PNGs and CMYK JPEGs) would apply.
+    pixels = photo_like(40, 60)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / ('image.png' if kind == 'PNG' else 'image.jpg')
+    image = Image.fromarray(pixels).convert('CMYK' if kind == 'CMYK JPEG' else 'RGB')
+    image.save(path, exif=exif.tobytes(), **({} if kind == 'PNG' else dict(quality=95)))
+    with Image.open(path) as stored:
+        assert stored.getexif()[0x0112] == 6
+        expected = np.asarray(stored.convert('RGB'))[..., ::-1]  # Pillow ignores the tag
+    np.random.seed(0)
+    crop = LoadImageRandomResizedCrop((40, 60), crop_ratio_range=(1, 1),
+                                      aspect_ratio_range=(1.5, 1.5))(dict(img_path=str(path)))
+    assert crop['ori_shape'] == (40, 60)
+    assert np.abs(crop['img'].astype(int) - expected).mean() < 1.5  # decoders' rounding

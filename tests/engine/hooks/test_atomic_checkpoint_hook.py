@@ -13,7 +13,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 
 import mim_scaling  # noqa: F401
-from mim_scaling.engine import atomic_local_backend, checkpoint_integrity
+from mim_scaling.engine.checkpointing import atomic_local_backend, integrity
 from mim_scaling.safe_loading import safe_load
 from mim_scaling.engine import NonFiniteError, find_resumable_checkpoint
 from mim_scaling.registry import METRICS
@@ -69,7 +69,7 @@ def test_a_save_killed_half_way_keeps_the_previous_checkpoint(toy_config, tmp_pa
     assert (work / 'last_checkpoint').read_text() == str(work / 'iter_2.pth')
     assert find_resumable_checkpoint(str(work)) == str(work / 'iter_2.pth')  # intact
 
-    monkeypatch.setattr(atomic_local_backend, 'publish', checkpoint_integrity.publish)
+    monkeypatch.setattr(atomic_local_backend, 'publish', integrity.publish)
     resumed = train(toy_config, work, 'resumed', max_iters=6, resume=True)
     assert resumed.iter == 6
     assert sorted(p.name for p in work.glob('iter_*')) == ['iter_6.pth']  # rotated, no .tmp
@@ -103,7 +103,7 @@ def test_a_best_save_killed_half_way_keeps_the_previous_best(toy_config, tmp_pat
     best = safe_load(tmp_path / 'best_count_iter_2.pth')  # intact, not removed
     assert best['meta']['iter'] == 2
 
-    monkeypatch.setattr(atomic_local_backend, 'publish', checkpoint_integrity.publish)
+    monkeypatch.setattr(atomic_local_backend, 'publish', integrity.publish)
     train(cfg, tmp_path, 'resumed', max_iters=6, resume=True)
     # The best of the resumed run replaced the old one once it was written.
     assert sorted(p.name for p in tmp_path.glob('best_*')) == ['best_count_iter_6.pth']

@@ -2,7 +2,7 @@
 
 Checked against mmengine's own DefaultOptimWrapperConstructor on the pre-training config's
 optimizer: every parameter gets the same options, and a few fused-AdamW steps with gradient
-clipping leave the very same weights.
+clipping leave the same weights.
 """
 import copy
 
@@ -50,10 +50,10 @@ def test_pretraining_optimizer_has_three_groups_with_mmengines_options_and_updat
     reference_model = copy.deepcopy(model)
     reference_cfg = copy.deepcopy(optim_cfg)
     reference_cfg.pop('constructor')  # mmengine's DefaultOptimWrapperConstructor
-    # with the reference's no-weight-decay rule written out
+    # with the no-weight-decay rule of the reference's pre-training written out
     reference_cfg.paramwise_cfg = dict(
         norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.,
-        custom_keys={key: dict(decay_mult=0.) for key in ('mask_token', 'cpb_mlp', 'logit_scale')})
+        custom_keys={'mask_token': dict(decay_mult=0.)})
     ours = build_optim_wrapper(model, optim_cfg)
     theirs = build_optim_wrapper(reference_model, reference_cfg)
 
@@ -69,5 +69,7 @@ def test_pretraining_optimizer_has_three_groups_with_mmengines_options_and_updat
             loss = sum((p * torch.randn(p.shape, generator=generator)).sum() * 10
                        for p in m.parameters())
             wrapper.update_params(loss)  # backward, clipping to 5.0, fused AdamW
+    # The clipping sums the gradients' norms in the order of the groups, which differs: the
+    # same weights up to the rounding of that sum (1e-9 here, against updates of 4e-4).
     for (name, p), q in zip(model.named_parameters(), reference_model.parameters()):
-        assert torch.equal(p, q), name
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-8, msg=name)

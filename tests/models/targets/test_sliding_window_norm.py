@@ -126,8 +126,84 @@ def test_rejects_bad_input():
         target(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
 
 
-def test_denormalize_inverts_the_target():
+def test_denormalize_with_every_pixel_visible_inverts_the_target():
     target = SlidingWindowNormTarget(window_size=7)
     images = torch.randn(2, 3, 20, 24)
-    torch.testing.assert_close(target.denormalize(target(images), images), images,
+    visible = torch.ones(2, 1, 20, 24)
+    torch.testing.assert_close(target.denormalize(target(images), images, visible), images,
                                atol=1e-5, rtol=1e-5)
+
+
+def visible_avg_pool_formula(x, visible, window_size=47, eps=1e-6):
+    """Mean and std over the visible pixels of each window, written plainly with avg_pool2d:
+    with count_include_pad=True every pool divides by window_size**2, which cancels."""
+    pad = window_size // 2
+
+    def pool(t):
+        return F.avg_pool2d(t, window_size, stride=1, padding=pad, count_include_pad=True)
+
+    count = pool(visible) * window_size**2
+    mean = pool(x * visible) / pool(visible)
+    mean_sq = pool(x * x * visible) / pool(visible)
+    var = ((mean_sq - mean**2) * count / (count - 1)).clamp(min=0)
+    return mean, (var + eps).sqrt(), count
+
+
+def block_mask(n, size, cell, seed):
+    """(N, 1, size, size) visible pixels of SimMIM's block mask: 60% of the cells hidden."""
+    g = torch.Generator().manual_seed(seed)
+    cells = (size // cell) ** 2
+    visible = torch.ones(n, cells)
+    for v in visible:
+        v[torch.randperm(cells, generator=g)[:int(np.ceil(0.6 * cells))]] = 0
+    visible = visible.view(n, 1, size // cell, size // cell)
+    return visible.repeat_interleave(cell, 2).repeat_interleave(cell, 3)
+
+
+def test_visible_statistics_equal_the_masked_avg_pool_formula():
+    torch.manual_seed(0)
+    x = (torch.randn(4, 3, 96, 96) * 2 + 0.5).double()
+    visible = block_mask(4, 96, 16, seed=1).double()
+    mean, std = SlidingWindowNormTarget(15).visible_statistics(x, visible)
+    expected_mean, expected_std, count = visible_avg_pool_formula(x, visible, 15)
+    # 16-px cells and 15-px windows: windows inside hidden cells see no visible pixel
+    enough = (count >= 2).expand_as(x)
+    assert not enough.all()
+    torch.testing.assert_close(mean[enough], expected_mean[enough], rtol=0, atol=1e-8)
+    torch.testing.assert_close(std[enough], expected_std[enough], rtol=0, atol=1e-8)
+    # ... where the visible pixels of the whole image and channel stand in
+    v = visible.bool().expand_as(x)
+    for i, c in ((0, 0), (3, 2)):
+        pixels = x[i, c][v[i, c]]
+        few = ~enough[i, c]
+        assert torch.allclose(mean[i, c][few], pixels.mean())
+        assert torch.allclose(std[i, c][few], (pixels.var() + 1e-6).sqrt())
+
+
+def test_a_zero_prediction_shows_nothing_of_the_hidden_pixels():
+    """A bright square hidden under the mask, on a dim, textured background: predicting zero
+    for the target must draw the same whatever the hidden pixels hold. The statistics of
+    the whole image would draw the square, blurred."""
+    torch.manual_seed(0)
+    background = 0.1 * torch.randn(1, 3, 96, 96)
+    visible = torch.ones(1, 1, 96, 96)
+    visible[..., 32:64, 32:64] = 0
+    hidden_square = background.clone()
+    hidden_square[..., 36:60, 36:60] = 3.0
+    target = SlidingWindowNormTarget(47)
+    zero = torch.zeros_like(background)
+    drawn = target.denormalize(zero, hidden_square, visible)
+    torch.testing.assert_close(drawn, target.denormalize(zero, background, visible),
+                               rtol=0, atol=1e-6)
+    # With the whole image's statistics the square shows through: what the fix removes.
+    whole_image_mean, _ = target.local_statistics(hidden_square)
+    assert whole_image_mean[..., 48, 48].min() > 0.5 > drawn[..., 48, 48].abs().max()
+
+
+def test_visible_statistics_reject_a_mask_that_does_not_fit():
+    target = SlidingWindowNormTarget(47)
+    images = torch.randn(2, 3, 32, 32)
+    with pytest.raises(ValueError, match=r'visible of shape \(N, 1 or C, H, W\)'):
+        target.visible_statistics(images, torch.ones(2, 1, 16, 16))
+    with pytest.raises(ValueError, match='at least two visible pixels'):
+        target.visible_statistics(images, torch.zeros(2, 1, 32, 32))
