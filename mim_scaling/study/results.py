@@ -24,7 +24,7 @@ from mim_scaling.evaluation.frozen_features import KNN_TOP1_KEY
 from mim_scaling.evaluation.reconstruction_loss import (GAIN_KEY, LOSS_KEY,
                                                         ZERO_PREDICTION_LOSS_KEY)
 from mim_scaling.registry import MODELS as MODEL_REGISTRY
-from mim_scaling.visualization.loss_curves import TRAIN_KEY, read_scalars
+from mim_scaling.utils.scalar_logs import TRAIN_KEY, read_scalars
 from mim_scaling.zoo import DATA_NAMES, MODEL_NAMES, ZooEntry, load_zoo
 
 from .grid import StudyRun, final_checkpoint, read_run_config
@@ -92,31 +92,25 @@ def _final_step(checkpoint: Path) -> int:
     return int(re.search(r'(\d+)\.pth$', checkpoint.name).group(1))
 
 
-_VALIDATION_KEYS = (LOSS_KEY, ZERO_PREDICTION_LOSS_KEY, GAIN_KEY)
+# Logged at each validation of a pre-training; the k-NN top-1 only with
+# mim_scaling.KNNProbeHook, which also logs it at iteration 0.
+_VALIDATION_KEYS = (LOSS_KEY, ZERO_PREDICTION_LOSS_KEY, GAIN_KEY, KNN_TOP1_KEY)
 
 
 def _pretrain_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
-    """((validation loss, zero-prediction loss, gain), each or None; status) of a
+    """((validation loss, zero-prediction loss, gain, k-NN top-1) at the final iteration
+    and the k-NN top-1 at iteration 0, each None where not logged; status) of a
     pre-training."""
     final = final_checkpoint(run.pretrain_config, work_dir, cfg_options)
     curves = read_scalars(work_dir, (TRAIN_KEY, *_VALIDATION_KEYS))
     if not final.exists():
         train = curves[TRAIN_KEY]
         if train:
-            return (None, ) * 3, f'pre-training (logged up to step {max(train)})'
-        return (None, ) * 3, 'not started'
+            return (None, ) * 5, f'pre-training (logged up to step {max(train)})'
+        return (None, ) * 5, 'not started'
     step = _final_step(final)
-    return tuple(curves[key].get(step) for key in _VALIDATION_KEYS), 'pre-trained'
-
-
-def _knn_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
-    """(k-NN top-1 at the final iteration, at iteration 0) of a finished pre-training, each
-    None where it was not logged (a config without mim_scaling.KNNProbeHook)."""
-    final = final_checkpoint(run.pretrain_config, work_dir, cfg_options)
-    if not final.exists():
-        return None, None
-    knn = read_scalars(work_dir, [KNN_TOP1_KEY])[KNN_TOP1_KEY]
-    return knn.get(_final_step(final)), knn.get(0)
+    return ((*(curves[key].get(step) for key in _VALIDATION_KEYS),
+             curves[KNN_TOP1_KEY].get(0)), 'pre-trained')
 
 
 def _finetune_result(run: StudyRun, work_dir: Path, cfg_options: Sequence[str]):
@@ -142,12 +136,10 @@ def collect_results(runs: Iterable[StudyRun], work_root: Union[str, Path],
     for run in runs:
         pretrain_dir = run.pretrain_work_dir(work_root)
         if run.from_scratch:  # nothing to wait for, no validation loss
-            validation, status = (None, ) * 3, 'pre-trained'
+            pretrained, status = (None, ) * 5, 'pre-trained'
         else:
-            validation, status = _pretrain_result(run, pretrain_dir, pretrain_options)
-        val_loss, zero_prediction_loss, gain = validation
-        knn_top1, knn_top1_init = (None, None) if run.from_scratch else _knn_result(
-            run, pretrain_dir, pretrain_options)
+            pretrained, status = _pretrain_result(run, pretrain_dir, pretrain_options)
+        val_loss, zero_prediction_loss, gain, knn_top1, knn_top1_init = pretrained
         finetune_dir = run.finetune_work_dir(work_root)
         top1 = None
         if finetune_dir is None:

@@ -1,13 +1,7 @@
-"""Training and validation loss curves from mmengine's scalar logs.
-
-mmengine's ``LocalVisBackend`` appends one JSON line per logging step to
-``<work_dir>/<timestamp>/vis_data/scalars.json``; a resumed run starts a new timestamp folder.
-Reading every folder of a work dir, later runs overriding earlier ones step by step, gives the
-whole curve of a run that was interrupted and resumed.
-"""
-import json
+"""Training and validation loss curves from mmengine's scalar logs
+(:func:`mim_scaling.utils.scalar_logs.read_scalars`)."""
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Tuple, Union
+from typing import Mapping, Tuple, Union
 
 import matplotlib
 
@@ -17,37 +11,12 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mim_scaling.evaluation.reconstruction_loss import (  # noqa: E402
     LOSS_KEY as VAL_KEY, ZERO_PREDICTION_LOSS_KEY)
+from mim_scaling.utils.scalar_logs import TRAIN_KEY, Curve, read_scalars  # noqa: E402
 
-TRAIN_KEY = 'loss'
-
-Curve = Dict[int, float]
 
 # What the figure draws of each run: (logged key, line style, legend label).
 _CURVES = ((TRAIN_KEY, '-', 'train'), (VAL_KEY, '--o', 'val'),
            (ZERO_PREDICTION_LOSS_KEY, ':', 'val, predicting zero (the local mean)'))
-
-
-def read_scalars(work_dir: Union[str, Path], keys: Iterable[str]) -> Dict[str, Curve]:
-    """The logged values of each of ``keys`` by step, from all scalar logs under ``work_dir``.
-
-    Steps are what the logger wrote: iterations for iteration-based training, epochs for the
-    validation metrics of epoch-based training.
-    """
-    curves = {key: {} for key in keys}
-    files = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
-    for path in files:  # timestamp folders sort chronologically
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash; the rest is still good
-            step = record.get('step', record.get('iter'))
-            if step is None:
-                continue
-            for key, curve in curves.items():
-                if key in record:
-                    curve[int(step)] = float(record[key])
-    return curves
 
 
 def read_loss_curves(work_dir: Union[str, Path]) -> Tuple[Curve, Curve]:

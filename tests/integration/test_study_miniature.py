@@ -22,7 +22,7 @@ from mim_scaling.safe_loading import safe_load
 from mim_scaling.study import (FROM_SCRATCH, collect_results, grid_from_file, read_results,
                                write_results)
 from mim_scaling.visualization import figure_1
-from mim_scaling.visualization.loss_curves import read_scalars
+from mim_scaling.utils.scalar_logs import read_scalars
 from tool_scripts import load_tool
 
 ROOT = Path(__file__).parents[2]

@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope
 
 from mim_scaling.evaluation.frozen_features import build_probe
 from mim_scaling.registry import MODELS
+from mim_scaling.utils import type_name
 
 
 def parse_args(argv=None):
@@ -44,7 +45,7 @@ def parse_args(argv=None):
 def probe_settings(cfg: Config, args) -> dict:
     """bank, queries, k and temperature: the command line's, else the config's hook's."""
     hooks = [h for h in cfg.get('custom_hooks') or []
-             if h.get('type') in ('mim_scaling.KNNProbeHook', 'KNNProbeHook')]
+             if type_name(h.get('type')) == 'KNNProbeHook']
     settings = dict(hooks[0]) if hooks else {}
     settings.pop('type', None)
     if args.bank:

@@ -28,7 +28,7 @@ from mim_scaling.evaluation.frozen_features import (KNN_HIGH_KEY, KNN_LOW_KEY,  
                                                     KNN_TOP1_KEY)
 from mim_scaling.evaluation.reconstruction_loss import (GAIN_KEY, LOSS_KEY,  # noqa: E402
                                                         ZERO_PREDICTION_LOSS_KEY)
-from mim_scaling.visualization.loss_curves import TRAIN_KEY, read_scalars  # noqa: E402
+from mim_scaling.utils.scalar_logs import TRAIN_KEY, read_scalars  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import knn_probe  # noqa: E402  tools/analysis/knn_probe.py
