@@ -38,13 +38,11 @@ class AtomicCheckpointHook(CheckpointHook):
     ``save_best`` checkpoints are written the same way, and the previous best is removed
     only once the new one is in place (mmengine removes it first).
 
-    :meth:`save_checkpoint_now` saves a checkpoint outside the schedule (e.g. before the run
-    is stopped).
-
     Besides mmengine's public extension points (a registered file backend, the hook's
     ``backend_args`` and ``file_backend``), the hook overrides one private method,
     ``CheckpointHook._save_checkpoint_with_step``, through which mmengine's periodic and
-    best saves write the periodic checkpoint; ``tests/engine/hooks/
+    best saves write the periodic checkpoint (and :class:`PreemptionCheckpointHook` the
+    checkpoint of the iteration it stops after); ``tests/engine/hooks/
     test_atomic_checkpoint_hook.py`` fails when mmengine changes what this relies on.
     """
 
@@ -99,14 +97,6 @@ class AtomicCheckpointHook(CheckpointHook):
             f'The weights are not finite after iteration {runner.iter + 1} ({len(bad)} '
             f'tensors, e.g. {", ".join(bad[:3])}): {self.filename_tmpl.format(step)} was not '
             f'saved and no checkpoint was removed. {last_checkpoint_note()}')
-
-    def save_checkpoint_now(self, runner) -> None:
-        """Saves the checkpoint of the iteration (or epoch) that has just ended, as the
-        periodic save would at this point: called from ``after_train_iter`` (or
-        ``after_train_epoch``), it writes ``iter_{runner.iter + 1}.pth`` atomically, with
-        the random states, and updates ``last_checkpoint`` and the rotation. Every rank
-        must call it (the random states are gathered)."""
-        self._save_checkpoint(runner)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not self._atomic:

@@ -3,8 +3,7 @@ from mmengine.hooks import CheckpointHook, Hook
 
 from mim_scaling.registry import HOOKS
 
-__all__ = ['ConsolidateOptimizerStateHook', 'consolidate_optimizer_state',
-           'saves_after_this_iteration']
+__all__ = ['ConsolidateOptimizerStateHook', 'consolidate_optimizer_state']
 
 
 def saves_after_this_iteration(hook: CheckpointHook, runner) -> bool:

@@ -126,26 +126,6 @@ def test_the_mmengine_internals_the_hook_relies_on():
     assert 'backend_args=self.backend_args' in best
 
 
-class SaveNow(Hook):
-    """Asks for a checkpoint outside the schedule after iteration 3, as a stop would."""
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter + 1 == 3:
-            (hook, ) = [h for h in runner.hooks if type(h).__name__ == 'AtomicCheckpointHook']
-            hook.save_checkpoint_now(runner)
-            self.last = open(osp.join(runner.work_dir, 'last_checkpoint')).read()
-
-
-def test_save_checkpoint_now_saves_the_iteration_that_has_just_ended(toy_config, tmp_path):
-    toy_config.default_hooks.checkpoint.update(interval=4, max_keep_ckpts=3)
-    save_now = SaveNow()
-    train(toy_config, tmp_path, 'now', max_iters=4, hooks=[save_now])
-    assert sorted(p.name for p in tmp_path.glob('iter_*')) == ['iter_3.pth', 'iter_4.pth']
-    assert save_now.last == str(tmp_path / 'iter_3.pth')
-    meta = safe_load(tmp_path / 'iter_3.pth')['meta']
-    assert meta['iter'] == 3 and len(meta['random_states']) == 1
-
-
 class BreakWeights(Hook):
     priority = 'HIGHEST'
 
