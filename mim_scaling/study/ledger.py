@@ -4,7 +4,7 @@ the state of a run from it, from slurm and from the run's final checkpoint.
 ``<work_dir>/sweep_jobs.json`` lists every submission of the run, oldest first: launcher,
 command, time, the slurm job id (``--launcher slurm``) or the host and process id
 (``dist``, ``local``), and the state last recorded. It is rewritten atomically (a temporary
-file renamed over it), so a crash leaves the old or the new ledger, never half of one.
+file flushed and renamed over it), so a crash leaves the old or the new ledger, never half of one.
 
 A run's state (:func:`run_state`), in this order:
 
@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import List, Optional
+
+from mim_scaling.engine.checkpointing.integrity import write_text_atomically
 
 LEDGER_NAME = 'sweep_jobs.json'
 # States in which a sweep submits or starts the run (again); --resume continues it.
@@ -128,13 +130,8 @@ class Ledger:
 
     def _write(self, entries: List[Submission]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f'.{self.path.name}.{os.getpid()}.tmp')
-        with open(tmp, 'w') as f:
-            json.dump({'jobs': [asdict(e) for e in entries]}, f, indent=1)
-            f.write('\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_text_atomically(str(self.path),
+                              json.dumps({'jobs': [asdict(e) for e in entries]}, indent=1) + '\n')
 
 
 def slurm_state(job_id: str) -> str:

@@ -111,10 +111,12 @@ def decode_jpegs(data: Sequence[torch.Tensor], paths: Sequence[str],
         for i, image in zip(indices, decoded):
             images[i] = image
 
+    remaining = []
     for i in range(len(data)):
         if device.type != 'cpu' and paths[i] in refused:
             on_cpu(i)
-    remaining = [i for i in range(len(data)) if device.type == 'cpu' or paths[i] not in refused]
+        else:
+            remaining.append(i)
     if remaining:
         on_device(remaining)
     return images, notes
