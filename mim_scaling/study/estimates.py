@@ -17,6 +17,8 @@ from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config
 
+from mim_scaling.utils.config_types import type_name
+
 from .observations import IMAGENET_1K_TRAIN
 
 __all__ = ['Throughput', 'THROUGHPUTS', 'TASKS', 'RunEstimate', 'read_throughputs',
@@ -104,8 +106,8 @@ def _dataset_images(dataset: dict) -> Optional[int]:
         if path.is_file():
             with open(path) as f:
                 return sum(1 for line in f if line.strip())
-    kind = str(dataset.get('type', '')).split('.')[-1]
-    if kind == 'ImageNet' and dataset.get('split') == 'train' and not ann_file:
+    if (type_name(dataset.get('type', '')) == 'ImageNet' and dataset.get('split') == 'train'
+            and not ann_file):
         # ILSVRC-2012 train, for a dry run on a machine without the annotation file
         return IMAGENET_1K_TRAIN
     return None
