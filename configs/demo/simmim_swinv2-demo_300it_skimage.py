@@ -1,5 +1,6 @@
 # SimMIM pre-training of a small SwinV2 on scikit-image's sample photographs, on the CPU in
-# a few minutes (`make demo` runs its 96-px form, simmim_swinv2-demo_600it_skimage-96px.py).
+# a few minutes: the base of the demo configs (`make demo` runs
+# simmim_swinv2-demo_600it_patterns-96px.py) and of the photographs' study in docs/learning.md.
 # Everything but the model width, the data and the length is Table 1's setting: 192 px,
 # window 12, patch 4, mask patch 32, ratio 0.6, normalised target with window 47, AdamW with
 # warm-up, step decay and clipping.

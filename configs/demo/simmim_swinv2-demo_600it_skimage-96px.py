@@ -1,7 +1,8 @@
-# The README's demo (`make demo`): simmim_swinv2-demo_300it_skimage.py at 96 px, every size
-# halved but the patch (16-px mask cells, window 6, target window 23), with twice the batch
-# and twice the iterations, for about the same compute; it ends further below the zero
-# prediction (docs/learning.md). Prepare the images with:
+# simmim_swinv2-demo_300it_skimage.py at 96 px, every size halved but the patch (16-px mask
+# cells, window 6, target window 23), with twice the batch and twice the iterations, for
+# about the same compute; it ends 3% below the zero prediction on the photographs
+# (docs/learning.md), and the README's demo runs it on rendered patterns
+# (simmim_swinv2-demo_600it_patterns-96px.py). Prepare the photographs with:
 # python tools/misc/prepare_sample_images.py data/skimage_parts
 _base_ = ['./simmim_swinv2-demo_300it_skimage.py']
 

@@ -1,4 +1,4 @@
-"""The README's labelled miniature, shortened: the shapes that tools/misc/make_shapes.py
+"""The README's labelled miniature, shortened: the patterns that tools/misc/make_patterns.py
 renders (a pool of 40, 2 labelled images per class for the k-NN bank, 3 held out), a grid of
 one model x 2 data sets x 2 seeds run locally by tools/sweep.py (the pre-trainings, each
 probed by k-NN at iteration 0 and at its end; then fine-tunings from their final
@@ -26,7 +26,7 @@ from mim_scaling.utils.scalar_logs import read_scalars
 from tool_scripts import load_tool
 
 ROOT = Path(__file__).parents[2]
-DATA = ('shapes-10pct', 'shapes')
+DATA = ('patterns-10pct', 'patterns')
 SEEDS = (0, 1)
 ROWS = [(d, s) for d in (FROM_SCRATCH, *DATA) for s in SEEDS]
 CLASSES = 8
@@ -69,22 +69,22 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
 @pytest.fixture(scope='module')
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp('study')
-    data = root / 'shapes'
-    load_tool('misc/make_shapes.py').main([str(data), '--pool', '40', '--train-per-class', '2',
-                                           '--val-per-class', '3'])
+    data = root / 'patterns'
+    load_tool('misc/make_patterns.py').main([str(data), '--pool', '40', '--train-per-class',
+                                             '2', '--val-per-class', '3'])
     configs = root / 'configs'
     configs.mkdir()
     for data_name in DATA:
-        base = ROOT / f'configs/demo/simmim_swinv2-demo-w32_800it_{data_name}.py'
+        base = ROOT / f'configs/demo/simmim_swinv2-demo-w32_2000it_{data_name}.py'
         (configs / f'simmim_swinv2-demo-w32_4it_{data_name}.py').write_text(
             SHORTER.format(base=base, data=data))
-    base = ROOT / 'configs/demo/swinv2-demo-w32_ft_shapes.py'
-    (configs / 'swinv2-demo-w32_ft_shapes.py').write_text(
+    base = ROOT / 'configs/demo/swinv2-demo-w32_ft_patterns.py'
+    (configs / 'swinv2-demo-w32_ft_patterns.py').write_text(
         SHORTER_FINETUNE.format(base=base, data=data))
     grid = root / 'grid.py'
     grid.write_text(
         f"pretrain_config = '{configs}/simmim_swinv2-demo-{{model}}_{{length}}_{{data}}.py'\n"
-        f"finetune_config = '{configs}/swinv2-demo-{{model}}_ft_shapes.py'\n"
+        f"finetune_config = '{configs}/swinv2-demo-{{model}}_ft_patterns.py'\n"
         f'from_scratch = True\nmodels = ["w32"]\ndata = {list(DATA)}\nlengths = ["4it"]\n'
         f'seeds = {list(SEEDS)}\n')
     work = root / 'work'
@@ -93,7 +93,7 @@ def study(tmp_path_factory):
     sweep.main([*run, '--pretrain-only'])
     # Fine-tuning every row would double the test's time: the full data set's rows and the
     # rows from scratch show the loop.
-    sweep.main([*run, '--data', FROM_SCRATCH, 'shapes'])
+    sweep.main([*run, '--data', FROM_SCRATCH, 'patterns'])
     return root, work, sweep
 
 
@@ -106,7 +106,7 @@ def test_the_sweep_runs_every_row_once_per_seed_and_tabulates_knn_and_top1(study
     root, work, sweep = study
     results = read_results(work / 'results.csv')  # the second sweep's selection
     assert [(r.data, r.seed) for r in results] == [
-        (FROM_SCRATCH, 0), (FROM_SCRATCH, 1), ('shapes', 0), ('shapes', 1)]
+        (FROM_SCRATCH, 0), (FROM_SCRATCH, 1), ('patterns', 0), ('patterns', 1)]
     assert all(r.status == 'done' and 0 <= r.top1 <= 100 for r in results)
     grid = pretrained_rows(work)
     assert [(r.data, r.seed) for r in grid] == [(d, s) for d in DATA for s in SEEDS]
@@ -119,13 +119,13 @@ def test_the_sweep_runs_every_row_once_per_seed_and_tabulates_knn_and_top1(study
     init = {(r.data, r.seed): safe_load(Path(r.pretrain_work_dir, 'iter_0.pth'))['state_dict']
             for r in grid}
     key = 'backbone.patch_embed.proj.weight'
-    assert torch.equal(init['shapes', 0][key], init['shapes-10pct', 0][key])
-    assert not torch.equal(init['shapes', 0][key], init['shapes', 1][key])
+    assert torch.equal(init['patterns', 0][key], init['patterns-10pct', 0][key])
+    assert not torch.equal(init['patterns', 0][key], init['patterns', 1][key])
     assert {r.knn_top1_init for r in grid if r.seed == 0} == {grid[0].knn_top1_init}
 
     # Running it again finds everything finished.
     sweep.main(['--grid', str(root / 'grid.py'), '--launcher', 'local', '--run',
-                '--work-root', str(work), '--data', 'shapes'])
+                '--work-root', str(work), '--data', 'patterns'])
     out = capsys.readouterr().out
     assert out.count('finished, skipped') == 2 * 2 and 'tools/train.py' not in out
 
@@ -163,7 +163,7 @@ def test_the_logged_knn_is_that_of_the_checkpoint_files_and_of_a_knn_by_hand(stu
     root, work, _ = study
     init_default_scope('mmpretrain')
     row = pretrained_rows(work)[3]  # the full data set, seed 1
-    config = root / 'configs' / 'simmim_swinv2-demo-w32_4it_shapes.py'
+    config = root / 'configs' / 'simmim_swinv2-demo-w32_4it_patterns.py'
     files = [Path(row.pretrain_work_dir, f'iter_{i}.pth') for i in (0, 4)]
     out = tmp_path / 'knn.json'
     load_tool('analysis/knn_probe.py').main([str(config), *map(str, files), '--out', str(out)])
@@ -179,7 +179,7 @@ def test_the_logged_knn_is_that_of_the_checkpoint_files_and_of_a_knn_by_hand(stu
     state = safe_load(files[1])['state_dict']
     backbone.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()
                               if k.startswith('backbone.')})
-    assert knn_by_hand(backbone, root / 'shapes' / 'val', root / 'shapes' / 'train') == \
+    assert knn_by_hand(backbone, root / 'patterns' / 'val', root / 'patterns' / 'train') == \
         pytest.approx(row.knn_top1)
 
 
@@ -188,7 +188,7 @@ def finetuned(work):
     fine-tuning ran with (as the Runner dumped it into the work dir) and its checkpoint."""
     for r in read_results(work / 'results.csv'):
         finetune_dir = Path(r.finetune_work_dir)
-        cfg = Config.fromfile(str(finetune_dir / 'swinv2-demo-w32_ft_shapes.py'))
+        cfg = Config.fromfile(str(finetune_dir / 'swinv2-demo-w32_ft_patterns.py'))
         yield r, cfg, safe_load(finetune_dir / 'epoch_1.pth')['state_dict']
 
 
@@ -258,10 +258,10 @@ def test_figures_and_tables_from_the_runs(study, tmp_path):
 def test_reconstructions_of_two_checkpoints_use_the_same_masks(study, tmp_path, monkeypatch):
     root, work, _ = study
     visualize_reconstructions = load_tool('analysis/visualize_reconstructions.py')
-    config = root / 'configs' / 'simmim_swinv2-demo-w32_4it_shapes.py'
+    config = root / 'configs' / 'simmim_swinv2-demo-w32_4it_patterns.py'
     checkpoints = [str(work / f'simmim_swinv2-demo-w32_4it_{d}_seed0' / 'iter_4.pth')
                    for d in DATA]
-    images = [str(p) for p in sorted((root / 'shapes' / 'val').glob('*/*.png'))[:2]]
+    images = [str(p) for p in sorted((root / 'patterns' / 'val').glob('*/*.png'))[:2]]
 
     seen = []
     reconstruct = SimMIM._reconstruct

@@ -13,7 +13,7 @@ from mim_scaling.visualization import figure_1, study_table
 GRID = """
 pretrain_config = 'configs/demo/simmim_swinv2-demo-{model}_{length}_{data}.py'
 models = ['w32']
-data = ['shapes-10pct', 'shapes']
+data = ['patterns-10pct', 'patterns']
 lengths = ['600it']
 """
 
@@ -23,16 +23,16 @@ def test_a_grid_with_seeds_runs_every_row_once_per_seed(tmp_path):
     grid.write_text(GRID + 'seeds = [0, 5]\n')
     runs = grid_from_file(grid)
     assert [(r.data, r.seed) for r in runs] == [
-        ('shapes-10pct', 0), ('shapes-10pct', 5), ('shapes', 0), ('shapes', 5)]
-    assert runs[1].name == 'simmim_swinv2-demo-w32_600it_shapes-10pct_seed5'
+        ('patterns-10pct', 0), ('patterns-10pct', 5), ('patterns', 0), ('patterns', 5)]
+    assert runs[1].name == 'simmim_swinv2-demo-w32_600it_patterns-10pct_seed5'
     assert runs[1].pretrain_work_dir('w') .as_posix() == \
-        'w/simmim_swinv2-demo-w32_600it_shapes-10pct_seed5'
+        'w/simmim_swinv2-demo-w32_600it_patterns-10pct_seed5'
     assert runs[1].cfg_options == ('randomness.seed=5', )
     # without seeds: one run per row, with its config's seed and name
     grid.write_text(GRID)
     run = grid_from_file(grid)[0]
     assert run.seed is None and run.cfg_options == ()
-    assert run.name == 'simmim_swinv2-demo-w32_600it_shapes-10pct'
+    assert run.name == 'simmim_swinv2-demo-w32_600it_patterns-10pct'
 
 
 @pytest.mark.parametrize('seeds', ['[]', '[1, 1]', "'0'", '[0.5]', '3'])

@@ -1,14 +1,15 @@
-"""Short SimMIM runs of the 192-px demo configuration, each changing one thing, scored
-against predicting zero.
+"""Short SimMIM runs of the 192-px photographs' configuration, each changing one thing,
+scored against predicting zero.
 
 With the normalised target, predicting zero is predicting the local mean of every hidden
-pixel: a model that has learnt nothing about images reaches it. Each variant trains the demo
-config with its change, then scores the final model on the held-out photographs, each seen
-with several masks, and on centre crops of the training photographs:
+pixel: a model that has learnt nothing about images reaches it. Each variant trains
+``configs/demo/simmim_swinv2-demo_300it_skimage.py`` (the first ``make demo``) with its
+change, then scores the final model on the held-out photographs, each seen with several
+masks, and on centre crops of the training photographs:
 
-- ``loss``: mean masked L1 loss (the validation loss of ``make demo``);
+- ``loss``: mean masked L1 loss (the validation loss);
 - ``zero``: the same for a zero prediction, on the same images and masks;
-- ``gain``: ``1 - loss / zero`` (0: the trivial solution; the demo needs >= 0.05);
+- ``gain``: ``1 - loss / zero`` (0: the trivial solution);
 - ``pred std`` / ``target std``: spread of prediction and target over the masked pixels;
 - ``grad norm``: the gradient norm logged at the first and last logged iteration.
 

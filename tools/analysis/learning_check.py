@@ -85,7 +85,8 @@ def table(curves: dict, probes: dict) -> str:
 
 
 def figure(curves: dict, title: str):
-    fig, (losses, gain, knn) = plt.subplots(1, 3, figsize=(12, 3.6), dpi=100)
+    # One iteration axis for the three panels: the gain's starts at the first validation.
+    fig, (losses, gain, knn) = plt.subplots(1, 3, figsize=(12, 3.6), dpi=100, sharex=True)
     if curves[TRAIN_KEY]:
         steps = sorted(curves[TRAIN_KEY])
         losses.plot(steps, [curves[TRAIN_KEY][s] for s in steps], color='C0', alpha=0.3,

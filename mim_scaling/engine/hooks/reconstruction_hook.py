@@ -12,8 +12,8 @@ from mim_scaling.visualization import display_batch, save_reconstruction_figure
 @HOOKS.register_module()
 class ReconstructionVisualizationHook(Hook):
     """Writes ``<work_dir>/reconstructions/iter_<n>.png`` (original, masked input, zero
-    prediction and reconstruction of the first ``num_images`` validation images) and a copy
-    of the latest as ``<work_dir>/reconstruction.png``.
+    prediction and reconstruction of ``num_images`` validation images, evenly spaced through
+    the first batch) and a copy of the latest as ``<work_dir>/reconstruction.png``.
 
     Both predictions are drawn with the statistics of the visible pixels alone
     (:meth:`mim_scaling.SlidingWindowNormTarget.denormalize`): the zero prediction is the
@@ -34,9 +34,13 @@ class ReconstructionVisualizationHook(Hook):
     def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if batch_idx != 0 or outputs is None:
             return
+        # Evenly spaced, not the first few: a data set stored class by class (the patterns
+        # of make demo) shows several classes, not one.
         n = min(self.num_images, len(outputs))
+        picked = [round(i * (len(outputs) - 1) / max(n - 1, 1)) for i in range(n)]
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self._batch = display_batch(model, data_batch['inputs'][:n], outputs[:n])
+        self._batch = display_batch(model, data_batch['inputs'][picked],
+                                    [outputs[i] for i in picked])
 
     @master_only
     def after_val_epoch(self, runner, metrics=None) -> None:

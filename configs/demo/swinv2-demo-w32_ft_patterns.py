@@ -1,5 +1,5 @@
 # The labelled miniature's optional fine-tuning: the encoder of
-# configs/demo/simmim_swinv2-demo-w32_800it_shapes*.py fine-tuned as an eight-class shape
+# configs/demo/simmim_swinv2-demo-w32_2000it_patterns*.py fine-tuned as an eight-class pattern
 # classifier on the 80 labelled images (10 per class) at its 32 px and window 4; top-1 on
 # the 320 held-out images. Table 2's recipe (layer decay, Mixup/CutMix, label smoothing,
 # RandAugment, drop path) shortened to 30 epochs of 3 iterations at a batch of 32.
@@ -11,7 +11,7 @@ _base_ = [
 ]
 
 # The pre-trained encoder; tools/sweep.py sets it to the final checkpoint of each row.
-pretrained = 'work_dirs/study_shapes/simmim_swinv2-demo-w32_800it_shapes_seed0/iter_800.pth'
+pretrained = 'work_dirs/study_patterns/simmim_swinv2-demo-w32_2000it_patterns_seed0/iter_2000.pth'
 model = dict(
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=32, depths=[2, 6], num_heads=[2, 4]),
@@ -24,7 +24,7 @@ model = dict(
     head=dict(num_classes=8, in_channels=64))
 
 data_preprocessor = dict(num_classes=8)
-data_root = 'data/shapes/'
+data_root = 'data/patterns/'
 bgr_mean = [103.53, 116.28, 123.675]
 bgr_std = [57.375, 57.12, 58.395]
 train_pipeline = [
