@@ -6,9 +6,9 @@
 
 Every image is a grey pattern between two levels: stripes, wavy stripes, zigzags, a
 checkerboard, dots, a grid of lines, rings or rays, at a random orientation, phase and
-period (a quarter to half of the image side), its two grey levels drawn at random at least
-80 apart. Dots and grids have sharp (anti-aliased) edges, the others a sinusoidal profile.
-Why these:
+period (a quarter to half of the image side; rays: 3 to 8 turns of the profile around their
+centre), its two grey levels drawn at random at least 80 apart. Dots and grids have sharp
+(anti-aliased) edges, the others a sinusoidal profile. Why these:
 
 - Masked pixels can be predicted from the visible ones. SimMIM's target divides each pixel
   by the spread of its window, so flat areas become amplified noise and most of a
